@@ -1,0 +1,307 @@
+"""The exception hierarchy. Everything the SDK raises on purpose is an :class:`OrgoError`.
+
+::
+
+    OrgoError
+    ├── APIError                      anything that came back from (or failed to reach) the API
+    │   ├── APIStatusError            a non-2xx answer
+    │   │   ├── BadRequestError           400
+    │   │   ├── AuthenticationError       401
+    │   │   ├── PermissionDeniedError     403 (scope-mismatch fields exposed)
+    │   │   ├── NotFoundError             404
+    │   │   ├── ConflictError             409
+    │   │   ├── UnprocessableEntityError  422
+    │   │   ├── RateLimitError            429 (retry_after)
+    │   │   └── InternalServerError       5xx
+    │   │       └── ServiceUnavailableError 503
+    │   ├── APIConnectionError        the request did not get an answer
+    │   │   └── APITimeoutError
+    │   └── APIDecodeError            the answer is not what the API documents
+    ├── WebSocketError                a per-computer channel failed (terminal, audio, events, vnc)
+    │   ├── TokenRejectedError            4401, still rejected after one password refresh
+    │   ├── ComputerNotRunningError       4404
+    │   ├── ChannelStartError             4500 (shell or audio capture failed to start)
+    │   ├── ComputerGoingAwayError        1001 (server shutting down or computer stopping)
+    │   ├── SessionLostError              the terminal's shell is gone and cannot resume
+    │   ├── HeartbeatTimeoutError         no pong in time: the connection is dead
+    │   └── ChannelProtocolError          a frame that breaks the channel's protocol
+    ├── ComputerStateError            a computer entered ``error`` while being waited on
+    └── WaitTimeoutError              wait_until gave up (also a TimeoutError)
+
+Every message is passed through :func:`orgo_async._secrets.redact`, so a server that echoes
+a token back cannot leak it through ``str(exc)``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ._secrets import redact
+
+__all__ = [
+    "APIConnectionError",
+    "APIDecodeError",
+    "APIError",
+    "APIStatusError",
+    "APITimeoutError",
+    "AuthenticationError",
+    "BadRequestError",
+    "ChannelProtocolError",
+    "ChannelStartError",
+    "ComputerGoingAwayError",
+    "ComputerNotRunningError",
+    "ComputerStateError",
+    "ConflictError",
+    "HeartbeatTimeoutError",
+    "InternalServerError",
+    "NotFoundError",
+    "OrgoError",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "ServiceUnavailableError",
+    "SessionLostError",
+    "TokenRejectedError",
+    "UnprocessableEntityError",
+    "WaitTimeoutError",
+    "WebSocketError",
+]
+
+_EXCERPT = 200
+
+
+def excerpt(body: bytes | str, limit: int = _EXCERPT) -> str:
+    """A short, printable, redacted prefix of a body for error messages."""
+    text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
+    text = redact(text)
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+class OrgoError(Exception):
+    """Base class of every error the SDK raises on purpose."""
+
+    def __init__(self, message: str) -> None:
+        self.message = redact(message)
+        super().__init__(self.message)
+
+
+class APIError(OrgoError):
+    """An error talking to the REST API. ``method`` and ``url`` say which request."""
+
+    def __init__(self, message: str, *, method: str | None = None, url: str | None = None) -> None:
+        super().__init__(message)
+        self.method = method
+        self.url = url
+
+
+class APIStatusError(APIError):
+    """The API answered with a non-2xx status.
+
+    Attributes mirror the documented error body (``orgo-api.md`` §1.4): ``message`` is
+    ``error``, plus ``request_id`` (quote it to support), ``code`` (e.g.
+    ``workspace_scope_mismatch``), ``upstream_status`` (set when the desktop itself failed:
+    400 = rejected body, 408/504 = timed out, 500 = crashed) and the raw ``body`` bytes.
+    """
+
+    status_code: int
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int,
+        body: bytes = b"",
+        request_id: str | None = None,
+        code: str | None = None,
+        upstream_status: int | None = None,
+        data: dict[str, Any] | None = None,
+        method: str | None = None,
+        url: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message, method=method, url=url)
+        self.status_code = status_code
+        self.body = body
+        self.request_id = request_id
+        self.code = code
+        self.upstream_status = upstream_status
+        self.data = data or {}
+        self.headers = headers or {}
+
+    @property
+    def status(self) -> int:
+        """Alias of :attr:`status_code`."""
+        return self.status_code
+
+    def __str__(self) -> str:
+        parts = [f"{self.status_code}: {self.message}"]
+        if self.code:
+            parts.append(f"code={self.code}")
+        if self.upstream_status is not None:
+            parts.append(f"upstream_status={self.upstream_status}")
+        if self.request_id:
+            parts.append(f"request_id={self.request_id}")
+        if self.method and self.url:
+            parts.append(f"({self.method} {redact(self.url)})")
+        return " ".join(parts)
+
+
+class BadRequestError(APIStatusError):
+    """400: bad JSON, missing field, out-of-range value, or the desktop is not available."""
+
+
+class AuthenticationError(APIStatusError):
+    """401: missing or invalid API key."""
+
+
+class PermissionDeniedError(APIStatusError):
+    """403: authenticated but not allowed (plan limit, no access, or a scoped key).
+
+    For a workspace-scoped key used outside its workspace, ``code`` is
+    ``"workspace_scope_mismatch"`` and :attr:`key_workspace_id` /
+    :attr:`target_workspace_id` say which workspaces were involved.
+    """
+
+    @property
+    def is_scope_mismatch(self) -> bool:
+        """True when a workspace-scoped key was used outside its workspace."""
+        return self.code == "workspace_scope_mismatch"
+
+    @property
+    def key_workspace_id(self) -> str | None:
+        value = self.data.get("key_workspace_id")
+        return value if isinstance(value, str) else None
+
+    @property
+    def target_workspace_id(self) -> str | None:
+        value = self.data.get("target_workspace_id")
+        return value if isinstance(value, str) else None
+
+
+class NotFoundError(APIStatusError):
+    """404: not found, or not visible to this key."""
+
+
+class ConflictError(APIStatusError):
+    """409: the resource's state blocks the operation (e.g. stopping a stopped computer)."""
+
+
+class UnprocessableEntityError(APIStatusError):
+    """422: validation failed (e.g. every resize dimension was rejected)."""
+
+
+class RateLimitError(APIStatusError):
+    """429: rate limited. :attr:`retry_after` is the server's hint in seconds, if any."""
+
+    @property
+    def retry_after(self) -> float | None:
+        from ._http import parse_retry_after  # local: _http imports aiohttp
+
+        return parse_retry_after(self.headers.get("Retry-After"))
+
+
+class InternalServerError(APIStatusError):
+    """5xx: the API or the desktop failed."""
+
+
+class ServiceUnavailableError(InternalServerError):
+    """503: the desktop could not be reached; the request was not processed."""
+
+
+class APIConnectionError(APIError):
+    """The request got no answer: connection refused, reset, or dropped mid-body."""
+
+
+class APITimeoutError(APIConnectionError, TimeoutError):
+    """The request did not finish within its timeout."""
+
+
+class APIDecodeError(APIError):
+    """The answer is not what the API documents: malformed JSON or wrong types.
+
+    ``status_code`` is the HTTP status and ``excerpt`` a short, redacted prefix of the body.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int,
+        body: bytes = b"",
+        method: str | None = None,
+        url: str | None = None,
+    ) -> None:
+        self.status_code = status_code
+        self.body = body
+        self.excerpt = excerpt(body)
+        super().__init__(
+            f"{message} (HTTP {status_code}, body starts {self.excerpt!r})", method=method, url=url
+        )
+
+
+class WebSocketError(OrgoError):
+    """A per-computer WebSocket channel failed.
+
+    ``channel`` is ``terminal``, ``audio``, ``events`` or ``websockify``; ``code`` and
+    ``reason`` are the close code and reason when the server closed the socket.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        channel: str | None = None,
+        code: int | None = None,
+        reason: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.channel = channel
+        self.code = code
+        self.reason = reason
+
+
+class TokenRejectedError(WebSocketError):
+    """4401: the token was rejected, even after fetching a fresh ``vnc_password`` once."""
+
+
+class ComputerNotRunningError(WebSocketError):
+    """4404: the computer does not exist or is not running."""
+
+
+class ChannelStartError(WebSocketError):
+    """4500: the server failed to start the shell (terminal) or the capture (audio)."""
+
+
+class ComputerGoingAwayError(WebSocketError):
+    """1001: the server is shutting down or the computer is stopping."""
+
+
+class SessionLostError(WebSocketError):
+    """The terminal's shell session is gone; a reconnect would be a different shell."""
+
+
+class HeartbeatTimeoutError(WebSocketError):
+    """No pong arrived in time: the connection is dead."""
+
+
+class ChannelProtocolError(WebSocketError):
+    """A frame that breaks the channel's protocol (malformed JSON, wrong types, oversized)."""
+
+
+class WaitTimeoutError(OrgoError, TimeoutError):
+    """``wait_until`` gave up before the computer reached the wanted status.
+
+    ``last_status`` is the status last seen.
+    """
+
+    def __init__(self, message: str, *, last_status: str | None = None) -> None:
+        super().__init__(message)
+        self.last_status = last_status
+
+
+class ComputerStateError(OrgoError):
+    """A computer being waited on reached a state it cannot leave by itself (``error``)."""
+
+    def __init__(self, message: str, *, computer_id: str, status: str) -> None:
+        super().__init__(message)
+        self.computer_id = computer_id
+        self.status = status

@@ -1,0 +1,1 @@
+"""Resource classes: thin, one method per endpoint; the pipeline does the work."""

@@ -1,0 +1,650 @@
+"""``orgo.computers``: CRUD, lifecycle, actions, screenshots, streaming, fleets (§§4-7).
+
+Every method is a few lines: validate the caller's input (``ValueError`` before any
+request), pick the :class:`~orgo_async._http.Route` (which says whether it is safe to
+retry), and let the pipeline send it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import builtins
+import re
+import time
+from collections.abc import Iterable
+from typing import Any, Literal, overload
+
+from .._errors import APIDecodeError, ComputerStateError, WaitTimeoutError
+from .._http import HTTPPipeline, RawResponse, Route, check_id
+from .._models import (
+    ActionResult,
+    AutoStop,
+    BashResult,
+    Computer,
+    ComputerStatus,
+    ExecResult,
+    MoveResult,
+    ResizeResult,
+    Screenshot,
+    ScreenshotResponse,
+    StreamStartResult,
+    StreamStatus,
+    StreamStopResult,
+    Success,
+    VncPassword,
+    Workspace,
+)
+from .fleet import FleetRun, Watch
+
+__all__ = ["Computers"]
+
+# Slack on top of a server-side limit, so the server reports its own timeout instead of
+# the client cutting the request first.
+_SERVER_LIMIT_SLACK = 30.0
+_BASH_DEFAULT_TIMEOUT = 200  # documented server default (§6.7)
+_EXEC_DEFAULT_TIMEOUT = 10  # documented server default (§6.8)
+_START_TIMEOUT = 180.0  # "starting a stopped computer can take longer than a normal request"
+
+_CREATE = Route("POST", "/computers", idempotent=False)
+_GET = Route("GET", "/computers/{}", idempotent=True)
+_DELETE = Route("DELETE", "/computers/{}", idempotent=True)
+_VNC_PASSWORD = Route("GET", "/computers/{}/vnc-password", idempotent=True)
+# start/stop are documented as idempotent; a retried call that already took effect comes
+# back as a 409 the caller can read, never as a second state change.
+_START = Route("POST", "/computers/{}/start", idempotent=True, timeout=_START_TIMEOUT)
+_STOP = Route("POST", "/computers/{}/stop", idempotent=True, timeout=_START_TIMEOUT)
+_RESTART = Route("POST", "/computers/{}/restart", idempotent=False, timeout=_START_TIMEOUT)
+_CLONE = Route("POST", "/computers/{}/clone", idempotent=False, timeout=_START_TIMEOUT)
+_MOVE = Route("PATCH", "/computers/{}/move", idempotent=True)
+_RESIZE = Route("PATCH", "/computers/{}/resize", idempotent=True, timeout=_START_TIMEOUT)
+_AUTO_STOP_GET = Route("GET", "/computers/{}/auto-stop", idempotent=True)
+_AUTO_STOP_SET = Route("PATCH", "/computers/{}/auto-stop", idempotent=True)
+_SCREENSHOT = Route("GET", "/computers/{}/screenshot", idempotent=True)
+_CLICK = Route("POST", "/computers/{}/click", idempotent=False)
+_DRAG = Route("POST", "/computers/{}/drag", idempotent=False)
+_SCROLL = Route("POST", "/computers/{}/scroll", idempotent=False)
+_TYPE = Route("POST", "/computers/{}/type", idempotent=False)
+_KEY = Route("POST", "/computers/{}/key", idempotent=False)
+_MOUSE_MOVE = Route("POST", "/computers/{}/move", idempotent=True)
+_BASH = Route("POST", "/computers/{}/bash", idempotent=False)
+_EXEC = Route("POST", "/computers/{}/exec", idempotent=False)
+_WAIT = Route("POST", "/computers/{}/wait", idempotent=True)
+_EVENTS = Route("GET", "/computers/{}/events", idempotent=True)
+_STREAM_START = Route("POST", "/computers/{}/stream/start", idempotent=False)
+_STREAM_STOP = Route("POST", "/computers/{}/stream/stop", idempotent=True)
+_STREAM_STATUS = Route("GET", "/computers/{}/stream/status", idempotent=True)
+_WORKSPACE = Route("GET", "/workspaces/{}", idempotent=True)
+
+_RAM = frozenset({4, 8, 16, 32, 64})
+_CPU = frozenset({0.5, 1, 2, 4, 8, 16})  # 0.5: the official SDK allows it; docs list 1..16
+_RESIZE_VCPUS = frozenset({1, 2, 4, 8, 16})
+_RESIZE_MEM = frozenset({4, 8, 16, 32})  # live resize max is 32; 64 only at create
+_OS = frozenset({"linux", "windows"})
+_BUTTONS = frozenset({"left", "right", "middle"})
+_DRAG_BUTTONS = frozenset({"left", "right"})
+_DIRECTIONS = frozenset({"up", "down"})
+_RESOLUTION = re.compile(r"^[1-9][0-9]{1,4}x[1-9][0-9]{1,4}x(8|16|24|32)$")
+_PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def _coord(name: str, value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"{name} must be an int >= 0, not {value!r}")
+    return value
+
+
+def _positive_int(name: str, value: object, minimum: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValueError(f"{name} must be an int >= {minimum}, not {value!r}")
+    return value
+
+
+def _one_of(name: str, value: object, allowed: frozenset[Any]) -> Any:
+    if isinstance(value, bool) or value not in allowed:
+        raise ValueError(f"{name} must be one of {sorted(allowed)}, not {value!r}")
+    return value
+
+
+def _sniff_mime(data: bytes) -> str:
+    if data.startswith(_PNG):
+        return "image/png"
+    if data.startswith(b"\xff\xd8"):
+        return "image/jpeg"
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    return "application/octet-stream"
+
+
+class Computers:
+    """Cloud desktops: lifecycle, actions and fleet operations.
+
+    >>> c = await orgo.computers.create(workspace_id=ws.id, name="agent-1")  # doctest: +SKIP
+    >>> await orgo.computers.click(c.id, 100, 200)                          # doctest: +SKIP
+    >>> shot = await orgo.computers.screenshot(c.id)                        # doctest: +SKIP
+    """
+
+    def __init__(self, pipeline: HTTPPipeline) -> None:
+        self._pipeline = pipeline
+
+    # -- CRUD and credentials (§4) ------------------------------------------------------
+
+    async def create(
+        self,
+        *,
+        workspace_id: str,
+        name: str,
+        os: str | None = None,
+        ram: int | None = None,
+        cpu: int | float | None = None,
+        disk_size_gb: int | None = None,
+        resolution: str | None = None,
+        auto_stop_minutes: int | None = None,
+        template_ref: str | None = None,
+        gpu: str | None = None,
+        image: str | None = None,
+    ) -> Computer:
+        """Create (and boot) a computer; the answer carries the connection fields.
+
+        Omitted sizes are left to the API (4 GB / 1 vCPU, or the template's size, capped
+        to the plan). Allowed values: ``ram`` 4/8/16/32/64, ``cpu`` 1/2/4/8/16 (0.5 as the
+        official SDK allows), ``resolution`` like ``1280x720x24``. ``gpu`` and ``image``
+        are only sent when given (older API versions).
+        """
+        check_id(workspace_id, "workspace_id")
+        if not isinstance(name, str) or not name:
+            raise ValueError("computer name must be a non-empty str")
+        body: dict[str, Any] = {"workspace_id": workspace_id, "name": name}
+        if os is not None:
+            body["os"] = _one_of("os", os, _OS)
+        if ram is not None:
+            body["ram"] = _one_of("ram", ram, _RAM)
+        if cpu is not None:
+            body["cpu"] = _one_of("cpu", cpu, _CPU)
+        if disk_size_gb is not None:
+            body["disk_size_gb"] = _positive_int("disk_size_gb", disk_size_gb)
+        if resolution is not None:
+            if not isinstance(resolution, str) or not _RESOLUTION.match(resolution):
+                raise ValueError(
+                    f"resolution must look like '1280x720x24' (WIDTHxHEIGHTxDEPTH), not {resolution!r}"
+                )
+            body["resolution"] = resolution
+        if auto_stop_minutes is not None:
+            body["auto_stop_minutes"] = _positive_int("auto_stop_minutes", auto_stop_minutes, 0)
+        if template_ref is not None:
+            if not isinstance(template_ref, str) or "/" not in template_ref or "@" not in template_ref:
+                raise ValueError(
+                    f"template_ref must look like 'namespace/name@version', not {template_ref!r}"
+                )
+            body["template_ref"] = template_ref
+        if gpu is not None:
+            body["gpu"] = gpu
+        if image is not None:
+            body["image"] = image
+        return await self._pipeline.call(_CREATE, json=body, cast=Computer)
+
+    async def get(self, computer_id: str) -> Computer:
+        """The computer, with its current status and connection fields."""
+        return await self._pipeline.call(_GET, computer_id, cast=Computer)
+
+    async def list(self, workspace_id: str) -> builtins.list[Computer]:
+        """The computers of a workspace (the API has no ``GET /computers``; this reads the
+        workspace's ``desktops``)."""
+        ws = await self._pipeline.call(_WORKSPACE, workspace_id, cast=Workspace)
+        return ws.desktops
+
+    async def delete(self, computer_id: str) -> Success:
+        """Delete the computer and its disk, permanently."""
+        return await self._pipeline.call(_DELETE, computer_id, cast=Success)
+
+    async def vnc_password(self, computer_id: str) -> str:
+        """The current VNC / WebSocket token. It rotates on every restart: never cache it."""
+        result = await self._pipeline.call(_VNC_PASSWORD, computer_id, cast=VncPassword)
+        return result.password
+
+    # -- lifecycle (§5) -----------------------------------------------------------------
+
+    async def start(self, computer_id: str) -> Success:
+        """Start a stopped (or suspended) computer: a cold boot from its saved disk.
+
+        The docs call it idempotent but also list 409 when the computer is not stopped;
+        a 409 surfaces as :class:`~orgo_async.ConflictError`.
+        """
+        return await self._pipeline.call(_START, computer_id, cast=Success)
+
+    async def stop(self, computer_id: str) -> Success:
+        """Stop a running computer; its disk is kept. 409 if it is not running."""
+        return await self._pipeline.call(_STOP, computer_id, cast=Success)
+
+    async def restart(self, computer_id: str) -> Success:
+        """Stop then start. The ``vnc_password`` rotates: reconnect WebSockets afterwards."""
+        return await self._pipeline.call(_RESTART, computer_id, cast=Success)
+
+    async def clone(self, computer_id: str) -> Computer:
+        """Copy the computer, disk included. The answer has ``id``, ``name``, ``status``."""
+        return await self._pipeline.call(_CLONE, computer_id, cast=Computer)
+
+    async def move(self, computer_id: str, workspace_id: str) -> MoveResult:
+        """Move the computer to another workspace of the same owner.
+
+        Sends both ``workspace_id`` and its deprecated alias ``project_id``: the docs
+        disagree about which one is required (§15.2 #14).
+        """
+        check_id(workspace_id, "workspace_id")
+        body = {"workspace_id": workspace_id, "project_id": workspace_id}
+        return await self._pipeline.call(_MOVE, computer_id, json=body, cast=MoveResult)
+
+    async def resize(
+        self,
+        computer_id: str,
+        *,
+        vcpus: int | None = None,
+        mem_gb: int | None = None,
+        disk_size_gb: int | None = None,
+        bandwidth_limit_mbps: int | None = None,
+        auto_stop_minutes: int | None = None,
+    ) -> ResizeResult:
+        """Resize a running computer live. Returns the values applied.
+
+        A partial success (HTTP 207) returns with ``partial=True`` and per-dimension
+        ``results``; when every dimension fails (422) it raises
+        :class:`~orgo_async.UnprocessableEntityError`.
+        """
+        body: dict[str, int] = {}
+        if vcpus is not None:
+            body["vcpus"] = _one_of("vcpus", vcpus, _RESIZE_VCPUS)
+        if mem_gb is not None:
+            body["mem_gb"] = _one_of("mem_gb", mem_gb, _RESIZE_MEM)
+        if disk_size_gb is not None:
+            body["disk_size_gb"] = _positive_int("disk_size_gb", disk_size_gb)
+        if bandwidth_limit_mbps is not None:
+            body["bandwidth_limit_mbps"] = _positive_int("bandwidth_limit_mbps", bandwidth_limit_mbps)
+        if auto_stop_minutes is not None:
+            body["auto_stop_minutes"] = _positive_int("auto_stop_minutes", auto_stop_minutes, 0)
+        if not body:
+            raise ValueError("resize needs at least one of vcpus, mem_gb, disk_size_gb, ...")
+        return await self._pipeline.call(
+            _RESIZE, computer_id, json=body, cast=ResizeResult, ok_statuses=frozenset({207})
+        )
+
+    async def auto_stop(self, computer_id: str) -> AutoStop:
+        """The auto-stop setting (``auto_stop_minutes``; 0 = never)."""
+        return await self._pipeline.call(_AUTO_STOP_GET, computer_id, cast=AutoStop)
+
+    async def set_auto_stop(self, computer_id: str, minutes: int) -> AutoStop:
+        """Suspend the computer after ``minutes`` idle (0 disables auto-stop)."""
+        body = {"auto_stop_minutes": _positive_int("minutes", minutes, 0)}
+        return await self._pipeline.call(_AUTO_STOP_SET, computer_id, json=body, cast=AutoStop)
+
+    @overload
+    async def wait_until(
+        self,
+        computer_id: str,
+        status: str | Iterable[str] = ...,
+        *,
+        timeout: float | None = ...,
+        interval: float = ...,
+        max_interval: float = ...,
+        concurrency: int = ...,
+    ) -> Computer: ...
+
+    @overload
+    async def wait_until(
+        self,
+        computer_id: builtins.list[str] | tuple[str, ...],
+        status: str | Iterable[str] = ...,
+        *,
+        timeout: float | None = ...,
+        interval: float = ...,
+        max_interval: float = ...,
+        concurrency: int = ...,
+    ) -> builtins.list[Computer]: ...
+
+    async def wait_until(
+        self,
+        computer_id: str | builtins.list[str] | tuple[str, ...],
+        status: str | Iterable[str] = ComputerStatus.RUNNING,
+        *,
+        timeout: float | None = 120.0,
+        interval: float = 0.25,
+        max_interval: float = 5.0,
+        concurrency: int = 64,
+    ) -> Computer | builtins.list[Computer]:
+        """Poll until the computer (or every computer of a list) has ``status``.
+
+        Polls back off from ``interval`` to ``max_interval``. Raises
+        :class:`~orgo_async.WaitTimeoutError` after ``timeout`` seconds and
+        :class:`~orgo_async.ComputerStateError` as soon as a computer enters ``error``
+        (unless that is what was asked for). For a list, the first error of any
+        computer is raised and the others are not waited for; the result keeps the
+        order of the ids.
+
+        >>> c = await orgo.computers.wait_until(c.id, "running", timeout=120)  # doctest: +SKIP
+        """
+        wanted = {status} if isinstance(status, str) else set(status)
+        if not wanted:
+            raise ValueError("status must name at least one status")
+        single = isinstance(computer_id, str)
+        ids: builtins.list[str] = [computer_id] if isinstance(computer_id, str) else builtins.list(computer_id)
+        for i in ids:
+            check_id(i, "computer_id")
+        ends = float("inf") if timeout is None else time.monotonic() + timeout
+        done: dict[str, Computer] = {}
+        pending = builtins.list(dict.fromkeys(ids))
+        delay = interval
+        last: dict[str, str] = {}
+        while True:
+            if len(pending) == 1:
+                found: builtins.list[Computer] = [await self.get(pending[0])]
+            else:
+                found = []
+                async with self.get_many(pending, concurrency=concurrency) as results:
+                    async for r in results:
+                        found.append(r.unwrap())
+            for c in found:
+                last[c.id] = c.status
+                if c.status in wanted:
+                    done[c.id] = c
+                elif c.status == ComputerStatus.ERROR:
+                    raise ComputerStateError(
+                        f"computer {c.id} entered status 'error' while waiting for "
+                        f"{sorted(wanted)}",
+                        computer_id=c.id,
+                        status=c.status,
+                    )
+            pending = [i for i in pending if i not in done]
+            if not pending:
+                break
+            remaining = ends - time.monotonic()
+            if remaining <= 0:
+                states = ", ".join(f"{i}={last.get(i)}" for i in pending[:5])
+                raise WaitTimeoutError(
+                    f"{len(pending)} computer(s) did not reach {sorted(wanted)} within "
+                    f"{timeout:g}s (last seen: {states})",
+                    last_status=last.get(pending[0]),
+                )
+            await asyncio.sleep(min(delay, remaining))
+            delay = min(delay * 2, max_interval)
+        if single:
+            return done[ids[0]]
+        return [done[i] for i in ids]
+
+    # -- actions (§6) -------------------------------------------------------------------
+
+    async def click(
+        self,
+        computer_id: str,
+        x: int,
+        y: int,
+        button: Literal["left", "right", "middle"] = "left",
+        double: bool = False,
+    ) -> ActionResult:
+        """Click at ``(x, y)``. ``double=True`` double-clicks (the API then ignores
+        ``button``). Never retried once sent: a retried double click would be four."""
+        body: dict[str, Any] = {
+            "x": _coord("x", x),
+            "y": _coord("y", y),
+            "button": _one_of("button", button, _BUTTONS),
+        }
+        if double:
+            body["double"] = True
+        return await self._pipeline.call(_CLICK, computer_id, json=body, cast=ActionResult)
+
+    async def double_click(self, computer_id: str, x: int, y: int) -> ActionResult:
+        """Shorthand for ``click(..., double=True)``."""
+        return await self.click(computer_id, x, y, double=True)
+
+    async def drag(
+        self,
+        computer_id: str,
+        start_x: int,
+        start_y: int,
+        end_x: int,
+        end_y: int,
+        button: Literal["left", "right"] = "left",
+        duration: float = 0.5,
+    ) -> ActionResult:
+        """Press at the start point, move to the end point over ``duration`` s, release."""
+        if isinstance(duration, bool) or not isinstance(duration, int | float) or duration < 0:
+            raise ValueError(f"duration must be a number >= 0, not {duration!r}")
+        body = {
+            "start_x": _coord("start_x", start_x),
+            "start_y": _coord("start_y", start_y),
+            "end_x": _coord("end_x", end_x),
+            "end_y": _coord("end_y", end_y),
+            "button": _one_of("button", button, _DRAG_BUTTONS),
+            "duration": duration,
+        }
+        return await self._pipeline.call(
+            _DRAG, computer_id, json=body, cast=ActionResult, timeout=None
+        )
+
+    async def scroll(
+        self,
+        computer_id: str,
+        direction: Literal["up", "down"] = "down",
+        amount: int = 3,
+        x: int | None = None,
+        y: int | None = None,
+    ) -> ActionResult:
+        """Turn the wheel ``amount`` clicks. ``direction`` is always sent (the schema
+        requires it although the prose says optional). ``x``/``y`` move the pointer
+        first; on Linux the API moves an omitted axis to 0."""
+        body: dict[str, Any] = {
+            "direction": _one_of("direction", direction, _DIRECTIONS),
+            "amount": _positive_int("amount", amount),
+        }
+        if x is not None:
+            body["x"] = _coord("x", x)
+        if y is not None:
+            body["y"] = _coord("y", y)
+        return await self._pipeline.call(_SCROLL, computer_id, json=body, cast=ActionResult)
+
+    async def type(
+        self, computer_id: str, text: str, *, delay_ms: int | None = None
+    ) -> ActionResult:
+        """Type ``text`` (unicode allowed), one keystroke per character."""
+        if not isinstance(text, str) or not text:
+            raise ValueError("text must be a non-empty str")
+        body: dict[str, Any] = {"text": text}
+        if delay_ms is not None:
+            body["delay_ms"] = _positive_int("delay_ms", delay_ms, 0)
+        # Typing takes about delay_ms per character on the server.
+        per_char = (delay_ms if delay_ms is not None else 12) / 1000
+        slow = len(text) * per_char
+        timeout = self._pipeline.options.timeout + slow if slow > 1 else None
+        return await self._pipeline.call(
+            _TYPE, computer_id, json=body, cast=ActionResult, timeout=timeout
+        )
+
+    async def key(self, computer_id: str, key: str) -> ActionResult:
+        """Press a key or combo: ``Enter``, ``Tab``, ``ctrl+c``, ``alt+F4`` ..."""
+        if not isinstance(key, str) or not key.strip():
+            raise ValueError("key must be a non-empty str such as 'Enter' or 'ctrl+c'")
+        return await self._pipeline.call(_KEY, computer_id, json={"key": key}, cast=ActionResult)
+
+    async def move_mouse(self, computer_id: str, x: int, y: int) -> ActionResult:
+        """Move the pointer to ``(x, y)`` (``POST /computers/{id}/move``, which the
+        official SDK uses; not in the docs). Safe to retry: moving twice lands the same."""
+        body = {"x": _coord("x", x), "y": _coord("y", y)}
+        return await self._pipeline.call(_MOUSE_MOVE, computer_id, json=body, cast=ActionResult)
+
+    async def wait(self, computer_id: str, duration: float) -> ActionResult:
+        """Sleep ``duration`` seconds (0-60) on the server side."""
+        if isinstance(duration, bool) or not isinstance(duration, int | float) or not 0 <= duration <= 60:
+            raise ValueError(f"duration must be a number between 0 and 60, not {duration!r}")
+        return await self._pipeline.call(
+            _WAIT,
+            computer_id,
+            json={"duration": duration},
+            cast=ActionResult,
+            timeout=duration + _SERVER_LIMIT_SLACK,
+        )
+
+    async def bash(
+        self, computer_id: str, command: str, *, timeout: int | None = None
+    ) -> BashResult:
+        """Run a bash command; ``output`` is stdout+stderr, check ``exit_code``.
+
+        ``timeout`` is the server-side limit (default 200 s); the HTTP timeout is set
+        a little above it so the server's own timeout is what you see.
+        """
+        if not isinstance(command, str) or not command:
+            raise ValueError("command must be a non-empty str")
+        body: dict[str, Any] = {"command": command}
+        limit = _BASH_DEFAULT_TIMEOUT
+        if timeout is not None:
+            limit = body["timeout"] = _positive_int("timeout", timeout)
+        return await self._pipeline.call(
+            _BASH, computer_id, json=body, cast=BashResult, timeout=limit + _SERVER_LIMIT_SLACK
+        )
+
+    async def exec(self, computer_id: str, code: str, *, timeout: int = _EXEC_DEFAULT_TIMEOUT) -> ExecResult:
+        """Run a Python snippet in a short-lived interpreter (``timeout`` 1-300 s)."""
+        if not isinstance(code, str) or not code:
+            raise ValueError("code must be a non-empty str")
+        if isinstance(timeout, bool) or not isinstance(timeout, int) or not 1 <= timeout <= 300:
+            raise ValueError(f"timeout must be an int between 1 and 300, not {timeout!r}")
+        return await self._pipeline.call(
+            _EXEC,
+            computer_id,
+            json={"code": code, "timeout": timeout},
+            cast=ExecResult,
+            timeout=timeout + _SERVER_LIMIT_SLACK,
+        )
+
+    async def screenshot(
+        self, computer_id: str, *, format: Literal["base64", "url"] = "base64"
+    ) -> Screenshot:
+        """Capture the screen and return the image bytes.
+
+        Asks for ``response_format=base64`` (one round trip) by default. Whatever form
+        the server answers in (raw base64, a ``data:`` URL, an absolute URL or an
+        ``/api/storage/...`` path) the image is returned as bytes; a stored image is
+        downloaded with the API key only when it is on the API's own origin.
+        """
+        if format not in ("base64", "url"):
+            raise ValueError("format must be 'base64' or 'url'")
+        resp = await self._pipeline.call(
+            _SCREENSHOT,
+            computer_id,
+            params={"response_format": format},
+            cast=ScreenshotResponse,
+        )
+        image = resp.image
+        url: str | None = None
+        mime = resp.mime_type
+        if image.startswith("data:"):
+            header, _, payload = image.partition(",")
+            mime = mime or header[5:].split(";")[0] or None
+            data = self._b64(payload, image)
+        elif image.startswith(("http://", "https://", "/")):
+            url = self._pipeline.origin + image if image.startswith("/") else image
+            same_origin = url.startswith(self._pipeline.origin + "/")
+            raw = await self._pipeline.request(
+                "GET",
+                "",
+                url=url,
+                idempotent=True,
+                cast=RawResponse,
+                auth=same_origin,
+                headers={"Accept": "*/*"},
+            )
+            data = raw.content
+            mime = raw.content_type or None
+            if mime and not mime.startswith("image/"):
+                mime = None
+        else:
+            data = self._b64(image, image)
+        return Screenshot(
+            data=data,
+            mime_type=mime or _sniff_mime(data),
+            width=resp.width,
+            height=resp.height,
+            url=url,
+            metadata=resp.metadata,
+        )
+
+    @staticmethod
+    def _b64(payload: str, original: str) -> bytes:
+        try:
+            return base64.b64decode(payload, validate=True)
+        except (binascii.Error, ValueError):
+            raise APIDecodeError(
+                "screenshot image is neither base64 nor a URL",
+                status_code=200,
+                body=original[:200].encode(),
+            ) from None
+
+    async def event_catalog(self, computer_id: str) -> Any:
+        """The desktop event catalog as JSON (``GET /computers/{id}/events``; its shape is
+        not documented, so it is returned as decoded JSON)."""
+        raw = await self._pipeline.call(_EVENTS, computer_id, cast=RawResponse)
+        return raw.json()
+
+    # -- RTMP streaming (§7) ------------------------------------------------------------
+
+    async def stream_start(self, computer_id: str, connection_name: str) -> StreamStartResult:
+        """Start streaming the desktop to an RTMP connection configured in the dashboard."""
+        if not isinstance(connection_name, str) or not connection_name:
+            raise ValueError("connection_name must be a non-empty str")
+        return await self._pipeline.call(
+            _STREAM_START,
+            computer_id,
+            json={"connection_name": connection_name},
+            cast=StreamStartResult,
+        )
+
+    async def stream_stop(self, computer_id: str) -> StreamStopResult:
+        """Stop the RTMP stream."""
+        return await self._pipeline.call(_STREAM_STOP, computer_id, cast=StreamStopResult)
+
+    async def stream_status(self, computer_id: str) -> StreamStatus:
+        """``idle``, ``streaming`` (with ``pid`` and ``start_time``) or ``terminated``."""
+        return await self._pipeline.call(_STREAM_STATUS, computer_id, cast=StreamStatus)
+
+    # -- fleets -------------------------------------------------------------------------
+
+    def get_many(self, computer_ids: Iterable[str], *, concurrency: int = 64) -> FleetRun[Computer]:
+        """GET many computers with at most ``concurrency`` requests in flight.
+
+        Yields :class:`~orgo_async.FleetResult` items as they complete; an error (bad id,
+        404, timeout) is delivered as ``result.error`` and never aborts the fleet. Use
+        ``async with`` so stopping early cancels the workers at once::
+
+            async with orgo.computers.get_many(ids, concurrency=100) as results:
+                async for r in results:
+                    print(r.id, r.value.status if r.ok else r.error)
+        """
+        return FleetRun(computer_ids, self.get, concurrency=concurrency)
+
+    def watch(
+        self,
+        computer_ids: Iterable[str],
+        *,
+        interval: float = 5.0,
+        concurrency: int = 64,
+    ) -> Watch[Computer]:
+        """Status changes across a fleet, polling each computer once per ``interval``.
+
+        Polls are spread evenly over the interval instead of bursting. The first poll of
+        each computer is reported (``previous=None``); after that only changes. Errors are
+        reported as items with ``error`` set, and the watch goes on::
+
+            async with orgo.computers.watch(ids, interval=10) as changes:
+                async for ch in changes:
+                    print(ch.id, ch.previous, "->", ch.status)
+        """
+        return Watch(
+            computer_ids,
+            self.get,
+            _status_of,
+            interval=interval,
+            concurrency=concurrency,
+        )
+
+
+
+def _status_of(c: Computer) -> str:
+    return c.status

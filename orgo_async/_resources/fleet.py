@@ -1,0 +1,245 @@
+"""Fleet operations: many computers at once, with bounded concurrency and flat memory.
+
+Measured on loopback, one task per request behind a semaphore cost about 20% of
+throughput and raised p99 about 5x against a fixed pool of worker tasks pulling ids from
+a queue, so everything here is a fixed pool: ``concurrency`` workers share one iterator
+of ids and push results into a bounded queue. At most ``concurrency`` requests (and
+``2 * concurrency`` finished results) exist at any time, whatever the fleet size.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from typing import Generic, TypeVar
+
+import msgspec
+
+__all__ = ["FleetResult", "FleetRun", "StatusChange", "Watch"]
+
+T = TypeVar("T")
+_DONE = object()
+
+
+class FleetResult(msgspec.Struct, Generic[T], frozen=True):
+    """One item of a fleet operation: ``value`` on success, ``error`` otherwise.
+
+    Errors are values so that one bad id never aborts the fleet; call :meth:`unwrap`
+    to raise it.
+    """
+
+    id: str
+    value: T | None = None
+    error: Exception | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    def unwrap(self) -> T:
+        """The value, or raise the error."""
+        if self.error is not None:
+            raise self.error
+        assert self.value is not None
+        return self.value
+
+
+class FleetRun(Generic[T]):
+    """An async iterator of :class:`FleetResult`, in completion order.
+
+    Use it as ``async with`` (or exhaust it) so stopping early cancels the workers at
+    once and leaves no task or connection behind::
+
+        async with orgo.computers.get_many(ids, concurrency=100) as results:
+            async for r in results:
+                if r.ok: print(r.id, r.value.status)
+    """
+
+    def __init__(
+        self,
+        ids: Iterable[str],
+        fetch: Callable[[str], Awaitable[T]],
+        *,
+        concurrency: int,
+    ) -> None:
+        if concurrency < 1:
+            raise ValueError("concurrency must be >= 1")
+        self._ids = iter(ids)
+        self._fetch = fetch
+        self._concurrency = concurrency
+        self._results: asyncio.Queue[object] = asyncio.Queue(maxsize=2 * concurrency)
+        self._workers: list[asyncio.Task[None]] = []
+        self._active = 0
+        self._started = False
+        self._closed = False
+
+    def _start(self) -> None:
+        self._started = True
+        self._active = self._concurrency
+        self._workers = [
+            asyncio.ensure_future(self._work()) for _ in range(self._concurrency)
+        ]
+
+    async def _work(self) -> None:
+        fetch = self._fetch
+        put = self._results.put
+        for cid in self._ids:  # one shared iterator: each worker pulls the next id
+            try:
+                item: FleetResult[T] = FleetResult(cid, await fetch(cid))
+            except Exception as e:  # delivered as a value; CancelledError still propagates
+                item = FleetResult(cid, None, e)
+            await put(item)
+        self._active -= 1
+        if self._active == 0:
+            await put(_DONE)
+
+    def __aiter__(self) -> FleetRun[T]:
+        return self
+
+    async def __anext__(self) -> FleetResult[T]:
+        if self._closed:
+            raise StopAsyncIteration
+        if not self._started:
+            self._start()
+        item = await self._results.get()
+        if item is _DONE:
+            await self.aclose()
+            raise StopAsyncIteration
+        assert isinstance(item, FleetResult)
+        return item
+
+    async def aclose(self) -> None:
+        """Stop the workers and wait until they are gone."""
+        self._closed = True
+        for w in self._workers:
+            w.cancel()
+        if self._workers:
+            await asyncio.gather(*self._workers, return_exceptions=True)
+        self._workers = []
+
+    async def __aenter__(self) -> FleetRun[T]:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+
+class StatusChange(msgspec.Struct, Generic[T], frozen=True):
+    """A computer's status changed (``previous`` is ``None`` on the first observation).
+
+    ``error`` is set instead when polling that computer failed; the watch goes on.
+    """
+
+    id: str
+    previous: str | None
+    status: str | None
+    value: T | None = None
+    error: Exception | None = None
+
+
+class Watch(Generic[T]):
+    """Polls a fleet forever, each computer once per ``interval``, spread evenly.
+
+    Polls are scheduled at ``start + i * interval / n`` for the i-th of n computers
+    instead of all at once, so 10,000 computers at a 10 s interval make a steady 1,000
+    requests per second rather than a burst every 10 s. A fixed pool of ``concurrency``
+    workers performs them; if they fall behind, polls queue (bounded) and the schedule
+    slips rather than piling up tasks.
+    """
+
+    def __init__(
+        self,
+        ids: Iterable[str],
+        fetch: Callable[[str], Awaitable[T]],
+        status_of: Callable[[T], str],
+        *,
+        interval: float,
+        concurrency: int,
+    ) -> None:
+        self._ids = list(dict.fromkeys(ids))
+        if interval <= 0:
+            raise ValueError("interval must be > 0")
+        if concurrency < 1:
+            raise ValueError("concurrency must be >= 1")
+        self._fetch = fetch
+        self._status_of = status_of
+        self._interval = interval
+        self._concurrency = concurrency
+        self._due: asyncio.Queue[str] = asyncio.Queue(maxsize=concurrency)
+        self._out: asyncio.Queue[StatusChange[T]] = asyncio.Queue(maxsize=2 * concurrency)
+        self._last: dict[str, str | None] = {}
+        self._tasks: list[asyncio.Task[None]] = []
+        self._closed = False
+
+    async def _schedule(self) -> None:
+        n = len(self._ids)
+        if n == 0:
+            return
+        step = self._interval / n
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        round_no = 0
+        while True:
+            for i, cid in enumerate(self._ids):
+                due = start + round_no * self._interval + i * step
+                delay = due - loop.time()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                await self._due.put(cid)
+            round_no += 1
+
+    async def _work(self) -> None:
+        while True:
+            cid = await self._due.get()
+            previous = self._last.get(cid)
+            try:
+                value = await self._fetch(cid)
+            except Exception as e:
+                await self._out.put(StatusChange(cid, previous, previous, None, e))
+                continue
+            status = self._status_of(value)
+            if cid not in self._last or status != previous:
+                self._last[cid] = status
+                await self._out.put(StatusChange(cid, previous, status, value))
+
+    def __aiter__(self) -> AsyncIterator[StatusChange[T]]:
+        return self
+
+    async def __anext__(self) -> StatusChange[T]:
+        if self._closed:
+            raise StopAsyncIteration
+        if not self._tasks:
+            if not self._ids:
+                raise StopAsyncIteration
+            self._tasks = [asyncio.ensure_future(self._schedule())]
+            self._tasks += [
+                asyncio.ensure_future(self._work())
+                for _ in range(min(self._concurrency, len(self._ids)))
+            ]
+        return await self._out.get()
+
+    @property
+    def statuses(self) -> dict[str, str | None]:
+        """The last status seen for every computer polled so far."""
+        return dict(self._last)
+
+    async def aclose(self) -> None:
+        """Stop polling and wait until every task is gone."""
+        self._closed = True
+        for t in self._tasks:
+            t.cancel()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks = []
+
+    async def __aenter__(self) -> Watch[T]:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+
+def deadline(timeout: float | None) -> float:
+    """Monotonic deadline for a timeout (``inf`` for None)."""
+    return float("inf") if timeout is None else time.monotonic() + timeout
