@@ -217,4 +217,3 @@ class AsyncOrgo:
                 ResourceWarning,
                 source=self,
             )
-

@@ -206,6 +206,8 @@ def _decoder(tp: type[T]) -> msgspec.json.Decoder[T]:
 
 
 _encoder = msgspec.json.Encoder()
+# Indirection so tests can replace the retry clock without touching asyncio itself.
+_sleep = asyncio.sleep
 
 
 class _Transport:
@@ -437,7 +439,7 @@ class HTTPPipeline:
                 req_headers.update(await self._auth_headers())
             wait = transport.blocked_until - loop.time()
             if wait > 0:
-                await asyncio.sleep(wait)
+                await _sleep(wait)
             started = loop.time()
             try:
                 async with session.request(
@@ -458,17 +460,16 @@ class HTTPPipeline:
                 ) from e
             except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as e:
                 # The connection was never opened: nothing reached the server.
-                error: Exception = (
-                    APITimeoutError(
+                error: APIConnectionError
+                if isinstance(e, aiohttp.ConnectionTimeoutError):
+                    error = APITimeoutError(
                         f"timed out connecting to {self.origin}", method=method, url=log_path
                     )
-                    if isinstance(e, aiohttp.ConnectionTimeoutError)
-                    else APIConnectionError(
-                        f"could not connect to {self.origin}: {e.os_error if isinstance(e, aiohttp.ClientConnectorError) else e}",
-                        method=method,
-                        url=log_path,
+                else:
+                    cause = e.os_error if isinstance(e, aiohttp.ClientConnectorError) else e
+                    error = APIConnectionError(
+                        f"could not connect to {self.origin}: {cause}", method=method, url=log_path
                     )
-                )
                 if attempt <= retries:
                     await self._backoff(method, log_path, attempt, retries, str(error), None)
                     continue
@@ -506,12 +507,21 @@ class HTTPPipeline:
 
             retry_after = parse_retry_after(resp_headers.get("Retry-After"))
             if status == 429:
+                # Every task sharing this client waits, not just this one; the wait
+                # happens at the top of the loop, for this retry too.
                 delay = self._delay(attempt, retry_after, minimum=RATE_LIMIT_MIN_DELAY)
                 transport.blocked_until = max(transport.blocked_until, loop.time() + delay)
-            if attempt <= retries and status in _TRANSIENT and (
-                idempotent or status in _NOT_PROCESSED
+            if (
+                attempt <= retries
+                and status in _TRANSIENT
+                and (idempotent or status in _NOT_PROCESSED)
             ):
-                await self._backoff(method, log_path, attempt, retries, f"HTTP {status}", retry_after)
+                if status == 429:
+                    self._log_retry(method, log_path, attempt, retries, "HTTP 429", delay)
+                else:
+                    await self._backoff(
+                        method, log_path, attempt, retries, f"HTTP {status}", retry_after
+                    )
                 continue
             raise self._status_error(status, data, resp_headers, method, log_path)
 
@@ -536,6 +546,13 @@ class HTTPPipeline:
         retry_after: float | None,
     ) -> None:
         delay = self._delay(attempt, retry_after)
+        self._log_retry(method, path, attempt, retries, reason, delay)
+        await _sleep(delay)
+
+    @staticmethod
+    def _log_retry(
+        method: str, path: str, attempt: int, retries: int, reason: str, delay: float
+    ) -> None:
         log.info(
             "retrying %s %s in %.2fs after %s (attempt %d/%d)",
             method,
@@ -545,7 +562,6 @@ class HTTPPipeline:
             attempt + 1,
             retries + 1,
         )
-        await asyncio.sleep(delay)
 
     def _decode(
         self,

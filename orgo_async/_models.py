@@ -24,6 +24,7 @@ from typing import Any
 import msgspec
 
 from ._secrets import REDACTED
+from ._secrets import remember as remember_secret
 
 __all__ = [
     "ActionResult",
@@ -118,6 +119,11 @@ class Computer(_Model, kw_only=True):
     image: str | None = None
     instance_details: dict[str, Any] | None = None
 
+    def __post_init__(self) -> None:
+        # Remember the password so logs and error messages can redact it (_secrets).
+        if self.vnc_password:
+            remember_secret(self.vnc_password)
+
     def __repr__(self) -> str:
         fields = []
         for name in self.__struct_fields__:
@@ -200,6 +206,9 @@ class VncPassword(_Model):
 
     password: str
 
+    def __post_init__(self) -> None:
+        remember_secret(self.password)
+
     def __repr__(self) -> str:
         return f"VncPassword(password={REDACTED!r})"
 
@@ -252,7 +261,10 @@ class AutoStop(_Model):
 
 
 class ActionResult(_Model):
-    """The action envelope ``{"success", "action", "details"}`` (older servers: ``success`` only)."""
+    """The action envelope ``{"success", "action", "details"}``.
+
+    Older servers answer ``{"success": true}`` only; ``action`` is then ``None``.
+    """
 
     success: bool = True
     action: str | None = None

@@ -23,7 +23,8 @@ _MAX_KNOWN = 4096
 _known: OrderedDict[str, None] = OrderedDict()
 
 
-def _remember(value: str) -> None:
+def remember(value: str) -> None:
+    """Register a secret value that arrived as a plain str (e.g. in a decoded model)."""
     # Very short values would redact innocent text ("a", "1"); real keys and
     # passwords are far longer.
     if len(value) < 6:
@@ -65,7 +66,7 @@ class Secret:
         if not isinstance(value, str):
             raise TypeError(f"a secret must be a str, not {type(value).__name__}")
         self._value = value
-        _remember(value)
+        remember(value)
 
     def get(self) -> str:
         """The raw value, for building a header or URL that is sent, never printed."""

@@ -167,13 +167,18 @@ class Computers:
         if resolution is not None:
             if not isinstance(resolution, str) or not _RESOLUTION.match(resolution):
                 raise ValueError(
-                    f"resolution must look like '1280x720x24' (WIDTHxHEIGHTxDEPTH), not {resolution!r}"
+                    "resolution must look like '1280x720x24' (WIDTHxHEIGHTxDEPTH), "
+                    f"not {resolution!r}"
                 )
             body["resolution"] = resolution
         if auto_stop_minutes is not None:
             body["auto_stop_minutes"] = _positive_int("auto_stop_minutes", auto_stop_minutes, 0)
         if template_ref is not None:
-            if not isinstance(template_ref, str) or "/" not in template_ref or "@" not in template_ref:
+            if (
+                not isinstance(template_ref, str)
+                or "/" not in template_ref
+                or "@" not in template_ref
+            ):
                 raise ValueError(
                     f"template_ref must look like 'namespace/name@version', not {template_ref!r}"
                 )
@@ -259,7 +264,9 @@ class Computers:
         if disk_size_gb is not None:
             body["disk_size_gb"] = _positive_int("disk_size_gb", disk_size_gb)
         if bandwidth_limit_mbps is not None:
-            body["bandwidth_limit_mbps"] = _positive_int("bandwidth_limit_mbps", bandwidth_limit_mbps)
+            body["bandwidth_limit_mbps"] = _positive_int(
+                "bandwidth_limit_mbps", bandwidth_limit_mbps
+            )
         if auto_stop_minutes is not None:
             body["auto_stop_minutes"] = _positive_int("auto_stop_minutes", auto_stop_minutes, 0)
         if not body:
@@ -326,7 +333,9 @@ class Computers:
         if not wanted:
             raise ValueError("status must name at least one status")
         single = isinstance(computer_id, str)
-        ids: builtins.list[str] = [computer_id] if isinstance(computer_id, str) else builtins.list(computer_id)
+        ids: builtins.list[str] = (
+            [computer_id] if isinstance(computer_id, str) else builtins.list(computer_id)
+        )
         for i in ids:
             check_id(i, "computer_id")
         ends = float("inf") if timeout is None else time.monotonic() + timeout
@@ -472,7 +481,11 @@ class Computers:
 
     async def wait(self, computer_id: str, duration: float) -> ActionResult:
         """Sleep ``duration`` seconds (0-60) on the server side."""
-        if isinstance(duration, bool) or not isinstance(duration, int | float) or not 0 <= duration <= 60:
+        if (
+            isinstance(duration, bool)
+            or not isinstance(duration, int | float)
+            or not 0 <= duration <= 60
+        ):
             raise ValueError(f"duration must be a number between 0 and 60, not {duration!r}")
         return await self._pipeline.call(
             _WAIT,
@@ -500,7 +513,9 @@ class Computers:
             _BASH, computer_id, json=body, cast=BashResult, timeout=limit + _SERVER_LIMIT_SLACK
         )
 
-    async def exec(self, computer_id: str, code: str, *, timeout: int = _EXEC_DEFAULT_TIMEOUT) -> ExecResult:
+    async def exec(
+        self, computer_id: str, code: str, *, timeout: int = _EXEC_DEFAULT_TIMEOUT
+    ) -> ExecResult:
         """Run a Python snippet in a short-lived interpreter (``timeout`` 1-300 s)."""
         if not isinstance(code, str) or not code:
             raise ValueError("code must be a non-empty str")
@@ -643,7 +658,6 @@ class Computers:
             interval=interval,
             concurrency=concurrency,
         )
-
 
 
 def _status_of(c: Computer) -> str:

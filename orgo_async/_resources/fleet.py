@@ -77,9 +77,7 @@ class FleetRun(Generic[T]):
     def _start(self) -> None:
         self._started = True
         self._active = self._concurrency
-        self._workers = [
-            asyncio.ensure_future(self._work()) for _ in range(self._concurrency)
-        ]
+        self._workers = [asyncio.ensure_future(self._work()) for _ in range(self._concurrency)]
 
     async def _work(self) -> None:
         fetch = self._fetch
