@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import defaultdict, deque
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -46,6 +47,7 @@ class Recorded:
     headers: dict[str, str]
     body: bytes
     raw_path: str = ""
+    at: float = field(default_factory=time.monotonic)
 
     @property
     def json(self) -> Any:
@@ -71,6 +73,8 @@ class RecordingServer:
 
     def __init__(self) -> None:
         self.requests: list[Recorded] = []
+        self.in_flight = 0
+        self.max_in_flight = 0
         self._script: dict[tuple[str, str], deque[Scripted]] = defaultdict(deque)
         self._runner: web.AppRunner | None = None
         self.base_url = ""
@@ -118,8 +122,13 @@ class RecordingServer:
         if queue:
             answer = queue.popleft() if len(queue) > 1 else queue[0]
             answer.served = True
-        if answer.delay:
-            await asyncio.sleep(answer.delay)
+        self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            if answer.delay:
+                await asyncio.sleep(answer.delay)
+        finally:
+            self.in_flight -= 1
         if answer.drop:
             assert request.transport is not None
             request.transport.close()

@@ -1,0 +1,144 @@
+"""Fleet operations: get_many, watch, wait_until over many computers, the 429 governor."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from orgo_async import (
+    AsyncOrgo,
+    ComputerStateError,
+    FleetResult,
+    NotFoundError,
+    RateLimitError,
+    WaitTimeoutError,
+)
+from tests.conftest import API_KEY, RecordingServer
+
+
+def _computer(cid: str, status: str = "running") -> dict[str, str]:
+    return {"id": cid, "name": f"n-{cid}", "status": status}
+
+
+async def test_get_many_bounded_concurrency_and_errors_as_values(server: RecordingServer) -> None:
+    ids = [f"c{i}" for i in range(120)]
+    for cid in ids:
+        server.respond("GET", f"/api/computers/{cid}", json=_computer(cid), delay=0.005)
+    server.respond(
+        "GET", "/api/computers/missing", status=404, json={"error": "Computer not found"}
+    )
+    all_ids = [*ids[:60], "missing", "../bad", *ids[60:]]
+    async with AsyncOrgo(api_key=API_KEY, base_url=server.base_url, max_retries=0) as orgo:
+        seen: dict[str, FleetResult[object]] = {}
+        async with orgo.computers.get_many(all_ids, concurrency=8) as results:
+            async for r in results:
+                seen[r.id] = r
+    assert set(seen) == set(all_ids)
+    assert all(seen[c].ok and seen[c].unwrap().id == c for c in ids)  # type: ignore[attr-defined]
+    assert isinstance(seen["missing"].error, NotFoundError)
+    assert isinstance(seen["../bad"].error, ValueError)
+    with pytest.raises(NotFoundError):
+        seen["missing"].unwrap()
+    assert 1 < server.max_in_flight <= 8
+    assert len(server.requests) == 121  # the invalid id never left the process
+
+
+async def test_get_many_stops_early_without_leaving_tasks(server: RecordingServer) -> None:
+    ids = [f"c{i}" for i in range(500)]
+    for cid in ids:
+        server.respond("GET", f"/api/computers/{cid}", json=_computer(cid), delay=0.01)
+    before = asyncio.all_tasks()
+    async with AsyncOrgo(api_key=API_KEY, base_url=server.base_url) as orgo:
+        got = 0
+        async with orgo.computers.get_many(ids, concurrency=16) as results:
+            async for _ in results:
+                got += 1
+                if got == 20:
+                    workers = list(results._workers)
+                    break
+        assert len(workers) == 16 and all(w.done() for w in workers)
+        # Only the loopback server's own handler tasks may remain, none of ours.
+        leftover = [
+            t
+            for t in asyncio.all_tasks() - before
+            if not getattr(t.get_coro(), "__qualname__", "").startswith("RequestHandler.")
+        ]
+        assert leftover == []
+    assert got == 20 and len(server.requests) < 100
+
+
+async def test_get_many_slow_consumer_keeps_memory_bounded(server: RecordingServer) -> None:
+    ids = [f"c{i}" for i in range(200)]
+    async with AsyncOrgo(api_key=API_KEY, base_url=server.base_url) as orgo:
+        run = orgo.computers.get_many(ids, concurrency=4)
+        async with run:
+            first = await run.__anext__()
+            await asyncio.sleep(0.3)  # the consumer stalls; workers must stall too
+            assert run._results.qsize() <= 8
+            assert len(server.requests) <= 1 + 8 + 4
+            rest = [r async for r in run]
+    assert first.id == "c0" or first.ok
+    assert len(rest) == 199 and not [
+        r for r in rest if r.error is not None and not isinstance(r.error, Exception)
+    ]
+
+
+async def test_wait_until_many_all_running(server: RecordingServer) -> None:
+    ids = ["a", "b", "c"]
+    for cid in ids:
+        server.respond("GET", f"/api/computers/{cid}", json=_computer(cid, "starting"), times=2)
+        server.respond("GET", f"/api/computers/{cid}", json=_computer(cid, "running"))
+    async with AsyncOrgo(api_key=API_KEY, base_url=server.base_url) as orgo:
+        computers = await orgo.computers.wait_until(ids, "running", timeout=10, interval=0.01)
+    assert [c.id for c in computers] == ids and all(c.is_running for c in computers)
+
+
+async def test_wait_until_raises_on_error_status(server: RecordingServer) -> None:
+    server.respond("GET", "/api/computers/a", json=_computer("a", "starting"))
+    server.respond("GET", "/api/computers/b", json=_computer("b", "error"))
+    async with AsyncOrgo(api_key=API_KEY, base_url=server.base_url) as orgo:
+        with pytest.raises(ComputerStateError) as info:
+            await orgo.computers.wait_until(["a", "b"], timeout=10, interval=0.01)
+    assert info.value.computer_id == "b" and info.value.status == "error"
+
+
+async def test_wait_until_times_out_with_last_status(server: RecordingServer) -> None:
+    server.respond("GET", "/api/computers/a", json=_computer("a", "starting"))
+    async with AsyncOrgo(api_key=API_KEY, base_url=server.base_url) as orgo:
+        with pytest.raises(WaitTimeoutError) as info:
+            await orgo.computers.wait_until("a", "running", timeout=0.3, interval=0.05)
+    assert info.value.last_status == "starting" and isinstance(info.value, TimeoutError)
+
+
+async def test_watch_reports_changes_and_spreads_polls(server: RecordingServer) -> None:
+    ids = [f"w{i}" for i in range(10)]
+    for cid in ids:
+        server.respond("GET", f"/api/computers/{cid}", json=_computer(cid, "starting"))
+    interval = 0.5
+    async with AsyncOrgo(api_key=API_KEY, base_url=server.base_url) as orgo:
+        async with orgo.computers.watch(ids, interval=interval, concurrency=4) as changes:
+            first_round = [await asyncio.wait_for(changes.__anext__(), 5) for _ in ids]
+            assert {c.id for c in first_round} == set(ids)
+            assert all(c.previous is None and c.status == "starting" for c in first_round)
+            server.respond("GET", "/api/computers/w3", json=_computer("w3", "running"))
+            change = await asyncio.wait_for(changes.__anext__(), 5)
+            assert (change.id, change.previous, change.status) == ("w3", "starting", "running")
+            assert changes.statuses["w3"] == "running"
+    first = sorted(r.at for r in server.requests[:10])
+    # Polls of one round are spread over the interval, not sent in one burst.
+    assert first[-1] - first[0] >= interval * 0.8 * (len(ids) - 1) / len(ids)
+
+
+async def test_governor_makes_concurrent_tasks_wait(
+    server: RecordingServer, no_sleep: list[float]
+) -> None:
+    server.respond(
+        "GET", "/api/computers/x", status=429, json={"error": "rate"}, headers={"Retry-After": "2"}
+    )
+    async with AsyncOrgo(api_key=API_KEY, base_url=server.base_url, max_retries=0) as orgo:
+        with pytest.raises(RateLimitError):
+            await orgo.computers.get("x")
+        await asyncio.gather(*(orgo.workspaces.list() for _ in range(5)))
+    # Every one of the five other tasks waited for the governor instead of hammering.
+    assert len(no_sleep) == 5 and all(1.5 < d <= 2.0 for d in no_sleep)
