@@ -116,15 +116,15 @@ async def test_watch_reports_changes_and_spreads_polls(server: RecordingServer) 
     for cid in ids:
         server.respond("GET", f"/api/computers/{cid}", json=_computer(cid, "starting"))
     interval = 0.5
-    async with AsyncOrgo(api_key=API_KEY, base_url=server.base_url) as orgo:
-        async with orgo.computers.watch(ids, interval=interval, concurrency=4) as changes:
-            first_round = [await asyncio.wait_for(changes.__anext__(), 5) for _ in ids]
-            assert {c.id for c in first_round} == set(ids)
-            assert all(c.previous is None and c.status == "starting" for c in first_round)
-            server.respond("GET", "/api/computers/w3", json=_computer("w3", "running"))
-            change = await asyncio.wait_for(changes.__anext__(), 5)
-            assert (change.id, change.previous, change.status) == ("w3", "starting", "running")
-            assert changes.statuses["w3"] == "running"
+    orgo = AsyncOrgo(api_key=API_KEY, base_url=server.base_url)
+    async with orgo, orgo.computers.watch(ids, interval=interval, concurrency=4) as changes:
+        first_round = [await asyncio.wait_for(changes.__anext__(), 5) for _ in ids]
+        assert {c.id for c in first_round} == set(ids)
+        assert all(c.previous is None and c.status == "starting" for c in first_round)
+        server.respond("GET", "/api/computers/w3", json=_computer("w3", "running"))
+        change = await asyncio.wait_for(changes.__anext__(), 5)
+        assert (change.id, change.previous, change.status) == ("w3", "starting", "running")
+        assert changes.statuses["w3"] == "running"
     first = sorted(r.at for r in server.requests[:10])
     # Polls of one round are spread over the interval, not sent in one burst.
     assert first[-1] - first[0] >= interval * 0.8 * (len(ids) - 1) / len(ids)
