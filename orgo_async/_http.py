@@ -22,6 +22,7 @@ import asyncio
 import email.utils
 import logging
 import random
+import re
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
@@ -116,7 +117,9 @@ def parse_retry_after(value: str | None) -> float | None:
     return max(0.0, seconds)
 
 
-_FORBIDDEN_ID_CHARS: Final = frozenset("/\\?#%\x00\r\n\t ")
+# Ids made only of these need no quoting (UUIDs, hex instance ids): the fast path.
+_SAFE_ID = re.compile(r"[A-Za-z0-9_~-][A-Za-z0-9_.~-]{0,255}")
+_BAD_ID = re.compile(r"[/\\?#%\s\x00-\x1f\x7f]")
 
 
 def check_id(value: object, what: str = "id") -> str:
@@ -129,9 +132,11 @@ def check_id(value: object, what: str = "id") -> str:
     """
     if not isinstance(value, str):
         raise TypeError(f"{what} must be a str, not {type(value).__name__}")
+    if _SAFE_ID.fullmatch(value) is not None:
+        return value
     if not value:
         raise ValueError(f"{what} must not be empty")
-    if value in (".", "..") or len(value) > 256 or any(c in _FORBIDDEN_ID_CHARS for c in value):
+    if value in (".", "..") or len(value) > 256 or _BAD_ID.search(value) is not None:
         raise ValueError(f"invalid {what}: {value[:64]!r}")
     if not value.isprintable():
         raise ValueError(f"invalid {what}: contains control characters")
@@ -436,7 +441,8 @@ class HTTPPipeline:
         while True:
             attempt += 1
             if auth:
-                req_headers.update(await self._auth_headers())
+                static = self._static_auth
+                req_headers.update(static if static is not None else await self._auth_headers())
             wait = transport.blocked_until - loop.time()
             if wait > 0:
                 await _sleep(wait)
