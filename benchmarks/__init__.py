@@ -1,0 +1,1 @@
+"""Benchmarks of orgo-async against the alternatives, side by side (``make bench``)."""

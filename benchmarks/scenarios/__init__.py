@@ -1,0 +1,1 @@
+"""One module per scenario; each exposes ``run(...)`` returning a Markdown table."""
