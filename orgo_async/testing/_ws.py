@@ -245,7 +245,9 @@ async def _serve(
     computer.on_rotate.append(on_rotate)
     computer.on_status.append(on_status)
     session._check_fault()  # after_frames=0: close before any frame
-    main: asyncio.Task[None] = asyncio.create_task(channel(session, fake), name=f"orgo-fake-ws-{channel_name}")
+    main: asyncio.Task[None] = asyncio.create_task(
+        channel(session, fake), name=f"orgo-fake-ws-{channel_name}"
+    )
     closing = asyncio.create_task(session.wait_closing())
     try:
         await asyncio.wait({main, closing}, return_when=asyncio.FIRST_COMPLETED)
