@@ -1,0 +1,65 @@
+"""Live connections to a computer: terminal, audio, events and VNC WebSockets, and the
+Desktop API proxy. ``websockets`` is imported only when a channel is opened.
+
+::
+
+    conn = orgo.connection(computer)
+    async with conn.terminal() as term:
+        print((await term.run("uname -a")).output)
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .._protocol.close_codes import ReconnectPolicy
+from ._channel import ChannelOptions
+from ._connection import ComputerLike, Connection, SecretURL
+from ._proxy import DesktopProxy
+
+if TYPE_CHECKING:
+    from ._audio import Audio, Recording
+    from ._events import AnyEvent, Events, EventSubscriptionError
+    from ._terminal import RunResult, Terminal
+    from ._vnc import Vnc, VncBridge
+
+__all__ = [
+    "AnyEvent",
+    "Audio",
+    "ChannelOptions",
+    "ComputerLike",
+    "Connection",
+    "DesktopProxy",
+    "EventSubscriptionError",
+    "Events",
+    "ReconnectPolicy",
+    "Recording",
+    "RunResult",
+    "SecretURL",
+    "Terminal",
+    "Vnc",
+    "VncBridge",
+]
+
+_LAZY = {
+    "Audio": "._audio",
+    "Recording": "._audio",
+    "AnyEvent": "._events",
+    "Events": "._events",
+    "EventSubscriptionError": "._events",
+    "RunResult": "._terminal",
+    "Terminal": "._terminal",
+    "Vnc": "._vnc",
+    "VncBridge": "._vnc",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
