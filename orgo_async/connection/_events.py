@@ -57,6 +57,8 @@ class Events(Channel):
         buffer: int,
     ) -> None:
         super().__init__(conn, options)
+        if isinstance(event_types, str):
+            raise TypeError("event_types must be a list of str, not a str")
         types = list(event_types)
         if types:
             events.encode_subscribe(types)  # validates
