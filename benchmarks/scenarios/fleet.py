@@ -31,6 +31,7 @@ import json
 import resource
 import sys
 import time
+import tracemalloc
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -50,6 +51,7 @@ from .._common import (
 CLIENTS = ("ours", "aiohttp", "httpx", "official", "official-pooled")
 SLOW = frozenset({"httpx", "official", "official-pooled"})
 OFFICIAL_THREADS = 32
+TRACE = False  # --tracemalloc: report the peak traced allocation of the timed runs
 
 
 def make_ids(n: int) -> list[str]:
@@ -195,6 +197,9 @@ async def _timed_async(
     poll: Callable[[list[str]], Any], n: int, c: int, reps: int, stats_port: int
 ) -> dict[str, Any]:
     await poll(make_ids(min(n, 2 * c)))
+    if TRACE:
+        # Only what the timed runs allocate (the warm pool and imports are excluded).
+        tracemalloc.start()
     times: list[float] = []
     oks: list[int] = []
     s0 = server_stats(stats_port)
@@ -212,7 +217,9 @@ def _summary(
 ) -> dict[str, Any]:
     s1 = server_stats(port)
     total = sum(times)
+    traced = tracemalloc.get_traced_memory()[1] if tracemalloc.is_tracing() else None
     return {
+        "traced_peak": traced,
         "times": times,
         "ok": oks,
         "client_cpu": (_cpu() - cpu0) / total,
@@ -230,7 +237,10 @@ def worker_main(argv: list[str] | None = None) -> None:
     p.add_argument("-c", type=int, required=True)
     p.add_argument("--reps", type=int, default=3)
     p.add_argument("--profile", help="write a pyinstrument HTML/text profile here")
+    p.add_argument("--tracemalloc", action="store_true")
     a = p.parse_args(argv)
+    global TRACE
+    TRACE = a.tracemalloc
     if a.client.startswith("official"):
         out = _official(a.base, a.c, a.reps, a.n, a.stats_port, a.client == "official-pooled")
     else:
@@ -259,7 +269,13 @@ def worker_main(argv: list[str] | None = None) -> None:
 
 
 def run_cell(
-    server: Server, client: str, n: int, c: int, latency_ms: int, reps: int
+    server: Server,
+    client: str,
+    n: int,
+    c: int,
+    latency_ms: int,
+    reps: int,
+    extra: tuple[str, ...] = (),
 ) -> dict[str, Any]:
     """One cell in a fresh worker process; ``{"skipped": reason}`` if it cannot run."""
     if client.startswith("official"):
@@ -271,7 +287,7 @@ def run_cell(
     cmd = [
         py, "-m", "benchmarks.scenarios.fleet", "--client", client,
         "--base", server.base_url(latency_ms), "--stats-port", str(server.http_port),
-        "-n", str(n), "-c", str(c), "--reps", str(reps),
+        "-n", str(n), "-c", str(c), "--reps", str(reps), *extra,
     ]  # fmt: skip
     env = None
     if client.startswith("official"):
