@@ -520,7 +520,7 @@ class Channel:
                     self._failures += 1
                     log.info("%s: reconnect failed: %s", self.name, failure.error)
                     continue
-                raise failure.error from None
+                raise failure.error from failure.__cause__
             # A socket opened with a just-fetched token that has not said anything yet
             # is still on probation: a 4401 on it is the second rejection.
             self._unconfirmed_refresh = refreshed and not self._received
@@ -633,6 +633,10 @@ class Channel:
                     )
                     await self._after_reconnect()
                     continue
+                opening = self.reconnects == 0 and not self._received
+                if opening and failure.code in (close_codes.NOT_RUNNING, close_codes.GOING_AWAY):
+                    # Refused right at the first open: say so instead of retrying.
+                    raise failure.error
                 if self.resumable and failure.kind is CloseKind.RETRY:
                     self._ws = None
                     await self._discard(ws)
