@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from ._png import Screen
+
 
 def now_iso() -> str:
     """UTC timestamp in the API's ISO 8601 form, e.g. ``2026-04-07T10:35:00Z``."""
@@ -133,6 +135,12 @@ class FakeComputer:
     # Callbacks run with the new status on every change, so open WebSockets can close
     # 1001 when the computer stops.
     on_status: list[Callable[[str], None]] = field(default_factory=list)
+    # Added by the REST side (additive to the contract): what the emulated display shows,
+    # the live-resize bandwidth cap, and a tiny file system the default bash handler
+    # keeps so ``echo hi > f`` then ``cat f`` behaves.
+    screen: Screen = field(default_factory=Screen)
+    bandwidth_limit_mbps: int = 1000
+    files: dict[str, str] = field(default_factory=dict)
 
     def set_status(self, status: str) -> None:
         """Change ``status`` and tell whoever listens (open WebSockets)."""

@@ -1,0 +1,199 @@
+"""Scriptable fault injection for the emulator's HTTP routes.
+
+A :class:`Fault` matches requests by method and path pattern (``{name}`` matches one
+path segment; patterns are relative to ``/api``, so ``/computers/{id}`` and
+``/api/computers/{id}`` are the same) and, for each request it applies to, does in order:
+
+1. sleeps ``latency`` seconds (before the route runs);
+2. if ``statuses`` remain, answers the next one with an error body
+   (``{"error", "request_id"}``, plus ``Retry-After`` when ``retry_after`` is set);
+3. otherwise runs the route and then damages the answer according to ``kind``:
+   ``"drop"`` (headers and half the body, then the connection is closed),
+   ``"truncated"`` (a complete HTTP response whose JSON body is cut in half),
+   ``"malformed"`` (a complete response whose body is not JSON at all).
+
+``times`` bounds how many requests a fault applies to (default: one per status, or one;
+``None`` = every matching request). Used-up faults are removed. WebSocket faults live on
+the computer (:class:`~orgo_async.testing._state.WsFault`), see
+:meth:`FakeOrgo.add_ws_fault <orgo_async.testing.FakeOrgo.add_ws_fault>`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Literal
+
+__all__ = ["Fault", "FaultKind", "Faults"]
+
+FaultKind = Literal["drop", "truncated", "malformed"]
+
+_KINDS = ("drop", "truncated", "malformed")
+
+#: The ``error`` text sent with an injected status (the documented texts where there are).
+ERROR_TEXT: dict[int, str] = {
+    400: "Bad request",
+    401: "Invalid API key. Check it for typos or generate a new one at https://www.orgo.ai/start.",
+    403: "Access denied",
+    404: "Not found",
+    408: "Desktop timed out",
+    409: "Conflict",
+    429: "Too many requests",
+    500: "Internal server error",
+    502: "Bad gateway",
+    503: "Could not reach the desktop. Try again in a moment.",
+    504: "Desktop timed out",
+}
+
+
+def _compile(pattern: str) -> re.Pattern[str]:
+    path = pattern if pattern.startswith("/") else "/" + pattern
+    if path.startswith("/api/"):
+        path = path[4:]
+    parts = re.split(r"(\{[^/{}]+\})", path)
+    regex = "".join("[^/]+" if p.startswith("{") else re.escape(p) for p in parts)
+    return re.compile(f"^{regex}/?$")
+
+
+@dataclass
+class Fault:
+    """One scripted fault (see the module docstring). ``hits`` counts applications."""
+
+    method: str
+    path: str
+    statuses: deque[int] = field(default_factory=deque)
+    latency: float = 0.0
+    kind: FaultKind | None = None
+    retry_after: float | None = None
+    times: int | None = 1
+    body: bytes | None = None  # for "malformed": what to send instead of JSON
+    hits: int = 0
+    _regex: re.Pattern[str] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.method = self.method.upper()
+        self._regex = _compile(self.path)
+
+    def matches(self, method: str, api_path: str) -> bool:
+        """Whether this fault applies to ``method`` on ``api_path`` (relative to ``/api``)."""
+        if self.method not in ("*", method.upper()):
+            return False
+        return self._regex.match(api_path) is not None
+
+
+@dataclass
+class Applied:
+    """What one request gets from the fault table."""
+
+    latency: float = 0.0
+    status: int | None = None
+    retry_after: float | None = None
+    kind: FaultKind | None = None
+    body: bytes | None = None
+
+
+class Faults:
+    """The fault table of one :class:`~orgo_async.testing.FakeOrgo` (``fake.faults``)."""
+
+    def __init__(self) -> None:
+        self._faults: list[Fault] = []
+
+    def __len__(self) -> int:
+        return len(self._faults)
+
+    @property
+    def active(self) -> list[Fault]:
+        """The faults not used up yet, in the order they were added."""
+        return list(self._faults)
+
+    def add(
+        self,
+        method: str,
+        path: str,
+        *,
+        statuses: list[int] | tuple[int, ...] = (),
+        latency: float = 0.0,
+        kind: FaultKind | None = None,
+        retry_after: float | None = None,
+        times: int | Literal["auto"] | None = "auto",
+        body: bytes | None = None,
+    ) -> Fault:
+        """Script a fault for ``method`` (``"*"`` = any) on ``path``; see the module doc.
+
+        ``fake.faults.add("GET", "/computers/{id}", statuses=[503, 503])`` answers two 503s
+        then lets requests through.
+        """
+        if kind is not None and kind not in _KINDS:
+            raise ValueError(f"kind must be one of {_KINDS}, not {kind!r}")
+        for s in statuses:
+            if not 100 <= s <= 599:
+                raise ValueError(f"not an HTTP status: {s}")
+        if latency < 0:
+            raise ValueError("latency must be >= 0")
+        if not statuses and kind is None and latency == 0:
+            raise ValueError("a fault needs statuses, a kind or a latency")
+        count: int | None
+        if times == "auto":
+            count = len(statuses) + (1 if kind else 0) if (statuses or kind) else None
+        else:
+            count = times
+        if count is not None and count < 1:
+            raise ValueError("times must be >= 1 or None")
+        fault = Fault(
+            method, path, deque(statuses), latency, kind, retry_after, count, body
+        )
+        self._faults.append(fault)
+        return fault
+
+    # Short forms for the common cases.
+    def statuses(self, method: str, path: str, *codes: int) -> Fault:
+        """Answer ``codes`` in order, then pass through."""
+        return self.add(method, path, statuses=list(codes))
+
+    def rate_limit(
+        self, method: str, path: str, *, retry_after: float = 1, times: int = 1
+    ) -> Fault:
+        """Answer ``429`` with ``Retry-After: retry_after`` ``times`` times."""
+        return self.add(method, path, statuses=[429] * times, retry_after=retry_after)
+
+    def latency(self, method: str, path: str, seconds: float, *, times: int | None = None) -> Fault:
+        """Delay matching requests by ``seconds`` (every one unless ``times`` is given)."""
+        return self.add(method, path, latency=seconds, times=times)
+
+    def drop(self, method: str, path: str, *, times: int = 1) -> Fault:
+        """Send headers and half the body, then close the connection."""
+        return self.add(method, path, kind="drop", times=times)
+
+    def truncated(self, method: str, path: str, *, times: int = 1) -> Fault:
+        """Answer a complete response whose JSON body is cut in half."""
+        return self.add(method, path, kind="truncated", times=times)
+
+    def malformed(
+        self, method: str, path: str, *, times: int = 1, body: bytes = b"<html>oops</html>"
+    ) -> Fault:
+        """Answer a complete ``application/json`` response whose body is not JSON."""
+        return self.add(method, path, kind="malformed", times=times, body=body)
+
+    def clear(self) -> None:
+        """Remove every fault."""
+        self._faults.clear()
+
+    def take(self, method: str, api_path: str) -> Applied | None:
+        """Consume one application of the first matching fault (``None``: no fault)."""
+        for fault in self._faults:
+            if not fault.matches(method, api_path):
+                continue
+            fault.hits += 1
+            applied = Applied(latency=fault.latency, retry_after=fault.retry_after)
+            if fault.statuses:
+                applied.status = fault.statuses.popleft()
+            else:
+                applied.kind = fault.kind
+                applied.body = fault.body
+            if fault.times is not None:
+                fault.times -= 1
+                if fault.times <= 0:
+                    self._faults.remove(fault)
+            return applied
+        return None

@@ -1,0 +1,358 @@
+"""``FakeOrgo``: the in-process Orgo emulator (REST on ``aiohttp.web``, WebSockets alongside).
+
+::
+
+    async with FakeOrgo() as fake:            # binds 127.0.0.1 on a free port
+        async with fake.client() as orgo:      # an AsyncOrgo pointed at it
+            ...
+        fake.computer(computer_id).actions     # what the desktop was asked to do
+        fake.requests                          # every HTTP request, as received
+
+State machine (delays in :class:`Timings`, all settable to 0):
+
+* create: ``creating`` -(``create``)-> ``starting`` -(``boot``)-> ``running``. With both
+  delays 0 the computer is ``running`` at once and the 201 says so (as v-C documents);
+  otherwise the 201 says ``creating`` and ``wait_until(..., "running")`` has something
+  to wait for.
+* ``running`` -stop-> ``stopping`` -(``stop``)-> ``stopped``; ``stopped``/``suspended``
+  -start-> ``starting`` -(``boot``)-> ``running``; ``running``/``stopped``/``suspended``
+  -restart-> ``restarting`` -(``restart``)-> ``running``; delete removes the computer
+  (passing through ``deleting`` so open sockets close).
+* A new ``vnc_password`` is minted on every restart **and** on every start from
+  ``stopped``/``suspended`` (the reference leaves stop->start open, §15.1 #7; rotating is
+  the conservative choice a client must cope with anyway).
+* Wrong-state ``start``/``stop``/``restart`` answer **409** (v-C pages list 409 even
+  though they also call the calls idempotent, §15.2 #9).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+import shutil
+import tempfile
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+import msgspec
+from aiohttp import web
+
+from ._faults import Faults
+from ._state import (
+    ApiKey,
+    FakeComputer,
+    FakeWorkspace,
+    World,
+    WsFault,
+    new_uuid,
+)
+
+if TYPE_CHECKING:
+    from orgo_async import AsyncOrgo
+
+__all__ = [
+    "BashHandler",
+    "ExecHandler",
+    "FakeOrgo",
+    "PlanLimits",
+    "RecordedRequest",
+    "Timings",
+]
+
+log = logging.getLogger("orgo_async.testing")
+
+#: ``handler(command, computer)`` for ``/bash``: returns the output (``str``), ``(output,
+#: exit_code)``, an exit code (``int``), a dict merged into the response, or ``None``;
+#: may be a coroutine function.
+BashHandler = Callable[[str, FakeComputer], Any]
+#: ``handler(code, computer)`` for ``/exec``: returns the output (``str``), a dict merged
+#: into the response (``output``, ``success``, ``error``, ``error_type``, ``timeout``),
+#: or ``None``; may be a coroutine function.
+ExecHandler = Callable[[str, FakeComputer], Any]
+
+EXEC_WARNING = (
+    "\n"
+    "!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n"
+    "!! orgo-async FakeOrgo: allow_exec=True. /bash and /exec RUN FOR REAL on THIS  !!\n"
+    "!! machine as the current user. Anyone who can reach the port and knows the   !!\n"
+    "!! API key can run commands here. Use only on loopback, only for testing.     !!\n"
+    "!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n"
+)
+
+
+@dataclass
+class Timings:
+    """Seconds each state transition takes; ``wait_scale`` multiplies ``/wait`` sleeps."""
+
+    create: float = 0.02  # creating -> starting
+    boot: float = 0.05  # starting -> running (after create or start)
+    stop: float = 0.05  # stopping -> stopped
+    restart: float = 0.05  # restarting -> running
+    wait_scale: float = 1.0
+
+    @classmethod
+    def instant(cls) -> Timings:
+        """Every transition immediate (``/wait`` still sleeps for real)."""
+        return cls(create=0.0, boot=0.0, stop=0.0, restart=0.0)
+
+
+@dataclass
+class PlanLimits:
+    """The emulated account's plan: caps checked by create, clone and resize."""
+
+    max_vcpus: int = 16
+    max_mem_gb: int = 64
+    max_disk_gb: int = 500
+    max_bandwidth_mbps: int = 10_000
+    max_computers: int | None = None
+
+
+@dataclass
+class RecordedRequest:
+    """One HTTP request as the emulator received it (``fake.requests``)."""
+
+    method: str
+    path: str
+    query: dict[str, str]
+    headers: dict[str, str]
+    body: bytes
+    request_id: str
+    json: Any = field(default=None)
+
+    def __repr__(self) -> str:
+        # Headers carry the API key: keep them out of reprs (and so out of test logs).
+        return f"RecordedRequest({self.method} {self.path} query={self.query} json={self.json!r})"
+
+
+class FakeOrgo:
+    """An Orgo emulator serving the documented REST API and WebSockets on loopback.
+
+    Options: ``host``/``port`` (default 127.0.0.1, a free port), ``api_key`` (default a
+    fresh ``sk_live_...``), ``latency`` (seconds added to every ``/api`` request),
+    ``timings`` (:class:`Timings`), ``plan`` (:class:`PlanLimits`), ``allow_exec``
+    (run ``/bash`` and ``/exec`` for real in local subprocesses; off by default and loud
+    when on), ``vnc_target`` (``(host, port)`` of a real VNC server for websockify,
+    ``None`` = the built-in RFB server), ``rtmp_connections`` (names ``stream/start``
+    accepts; ``None`` = any), ``strict`` (reject unknown body fields with 400, so a typo
+    in a client shows up; fields the official SDK sends are always accepted).
+    """
+
+    def __init__(
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        api_key: str | None = None,
+        latency: float = 0.0,
+        timings: Timings | None = None,
+        plan: PlanLimits | None = None,
+        allow_exec: bool = False,
+        vnc_target: tuple[str, int] | None = None,
+        rtmp_connections: set[str] | None = None,
+        strict: bool = True,
+    ) -> None:
+        self.host = host
+        self.port = port
+        self.world = World()
+        self.api_key = api_key or "sk_live_fake_" + secrets.token_hex(12)
+        self.world.keys[self.api_key] = ApiKey(self.api_key, self.world.user_id)
+        self.latency = latency
+        self.timings = timings or Timings()
+        self.plan = plan or PlanLimits()
+        self.allow_exec = allow_exec
+        self.vnc_target = vnc_target
+        self.rtmp_connections = rtmp_connections
+        self.strict = strict
+        self.faults = Faults()
+        self.requests: list[RecordedRequest] = []
+        self.storage: dict[str, bytes] = {}
+        self.base_url = ""
+        self.origin = ""
+        self._bash_handler: BashHandler | None = None
+        self._exec_handler: ExecHandler | None = None
+        self._runner: web.AppRunner | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._workdir: str | None = None
+        self._pid = 4000
+
+    def __repr__(self) -> str:
+        return f"FakeOrgo(base_url={self.base_url!r}, computers={len(self.world.computers)})"
+
+    # -- lifecycle -------------------------------------------------------------------
+
+    async def start(self) -> FakeOrgo:
+        """Bind and start serving; sets :attr:`base_url` and :attr:`origin`."""
+        if self._runner is not None:
+            raise RuntimeError("FakeOrgo already started")
+        if self.allow_exec:
+            log.warning(EXEC_WARNING)
+        from ._rest import build_app
+
+        runner = web.AppRunner(build_app(self), access_log=None, handle_signals=False)
+        await runner.setup()
+        site = web.TCPSite(runner, self.host, self.port)
+        try:
+            await site.start()
+        except BaseException:
+            await runner.cleanup()
+            raise
+        self._runner = runner
+        server = site._server
+        assert server is not None
+        sockets = getattr(server, "sockets", None) or []
+        self.port = int(sockets[0].getsockname()[1])
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        self.origin = f"http://{host}:{self.port}"
+        self.base_url = self.origin + "/api"
+        return self
+
+    async def close(self) -> None:
+        """Stop serving, cancel pending transitions, close open sockets."""
+        for task in list(self._tasks):
+            task.cancel()
+        for task in list(self._tasks):
+            with contextlib.suppress(BaseException):
+                await task
+        self._tasks.clear()
+        if self._runner is not None:
+            runner, self._runner = self._runner, None
+            await runner.cleanup()
+        if self._workdir is not None:
+            shutil.rmtree(self._workdir, ignore_errors=True)
+            self._workdir = None
+
+    async def __aenter__(self) -> FakeOrgo:
+        return await self.start()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    @property
+    def hostname(self) -> str:
+        """``host:port`` of the emulator, the value of every computer's ``hostname``."""
+        return self.origin.split("://", 1)[1] if self.origin else f"{self.host}:{self.port}"
+
+    # -- conveniences for tests --------------------------------------------------------
+
+    def client(self, **options: Any) -> AsyncOrgo:
+        """An ``orgo_async.AsyncOrgo`` with this emulator's key and base URL."""
+        from orgo_async import AsyncOrgo  # lazily: the emulator must not need the SDK
+
+        return AsyncOrgo(api_key=self.api_key, base_url=self.base_url, **options)
+
+    def computer(self, computer_id: str) -> FakeComputer:
+        """The emulated computer with this id (or ``instance_id``); ``KeyError`` if none."""
+        c = self.world.computer_by_instance(computer_id)
+        if c is None:
+            raise KeyError(f"no computer {computer_id!r}")
+        return c
+
+    def workspace(self, workspace_id: str) -> FakeWorkspace:
+        """The emulated workspace with this id; ``KeyError`` if none."""
+        return self.world.workspaces[workspace_id]
+
+    def add_key(self, workspace_id: str | None = None, *, user_id: str | None = None) -> str:
+        """Mint another accepted key: workspace-scoped when ``workspace_id`` is given;
+        ``user_id`` makes it another account's key (which sees none of this one's data)."""
+        key = "sk_live_fake_" + secrets.token_hex(12)
+        self.world.keys[key] = ApiKey(key, user_id or self.world.user_id, workspace_id)
+        return key
+
+    def revoke_key(self, key: str) -> None:
+        """Stop accepting ``key`` (its next use gets 401 ``Invalid API key``)."""
+        self.world.keys.pop(key, None)
+
+    def add_workspace(self, name: str, **fields: Any) -> FakeWorkspace:
+        """Create a workspace directly in the world (no HTTP), for seeding tests."""
+        ws = FakeWorkspace(id=new_uuid(), name=name, user_id=self.world.user_id, **fields)
+        self.world.workspaces[ws.id] = ws
+        return ws
+
+    def add_computer(
+        self, workspace_id: str, name: str, *, status: str = "running", **fields: Any
+    ) -> FakeComputer:
+        """Create a computer directly in the world (no HTTP, no boot delay)."""
+        c = FakeComputer(
+            id=new_uuid(), name=name, workspace_id=workspace_id, status=status, **fields
+        )
+        self.world.computers[c.id] = c
+        return c
+
+    def on_bash(self, handler: BashHandler | None) -> BashHandler | None:
+        """Answer ``/bash`` with ``handler`` (see :data:`BashHandler`); usable as a decorator.
+
+        Without a handler: ``allow_exec=True`` runs the command with ``bash -c``; otherwise
+        a tiny built-in shell answers ``echo``, ``printf``-free redirections (``>``/``>>``),
+        ``cat``, ``ls``, ``touch``, ``rm``, ``cp``, ``mv``, ``pwd``, ``whoami``,
+        ``hostname``, ``true``, ``false``, ``exit N`` over an in-memory file system, and
+        any other command outputs ``""`` with exit code 0.
+        """
+        self._bash_handler = handler
+        return handler
+
+    def on_exec(self, handler: ExecHandler | None) -> ExecHandler | None:
+        """Answer ``/exec`` with ``handler`` (see :data:`ExecHandler`); usable as a decorator.
+
+        Without a handler: ``allow_exec=True`` runs the code with this Python; otherwise
+        ``print(<literals>)`` statements are answered and anything else outputs ``""``
+        successfully.
+        """
+        self._exec_handler = handler
+        return handler
+
+    def rotate_password(self, computer_id: str) -> str:
+        """Mint a new ``vnc_password`` now (open WebSockets of the computer close 4401)."""
+        return self.computer(computer_id).rotate_password()
+
+    def add_ws_fault(
+        self,
+        computer_id: str,
+        channel: Literal["terminal", "audio", "events", "websockify"],
+        close_code: int,
+        *,
+        after_frames: int = 0,
+        reason: str = "",
+        times: int | None = 1,
+    ) -> WsFault:
+        """Close the next ``times`` sockets of ``channel`` with ``close_code`` after
+        ``after_frames`` server frames."""
+        fault = WsFault(channel, close_code, after_frames, reason, times)
+        self.computer(computer_id).ws_faults.append(fault)
+        return fault
+
+    def requests_to(self, method: str, path: str) -> list[RecordedRequest]:
+        """Recorded requests with this method and exact path (with or without ``/api``)."""
+        full = path if path.startswith("/api") else "/api" + path
+        return [r for r in self.requests if r.method == method.upper() and r.path == full]
+
+    # -- internals shared with the routes ------------------------------------------------
+
+    def spawn(self, coro: Awaitable[Any]) -> asyncio.Task[Any]:
+        """Run ``coro`` in the background, cancelled by :meth:`close`."""
+
+        async def run() -> Any:
+            return await coro
+
+        task = asyncio.get_running_loop().create_task(run())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    def next_pid(self) -> int:
+        """A fake process id for ``process_start``/``stream`` answers."""
+        self._pid += 1
+        return self._pid
+
+    def workdir(self) -> str:
+        """A private temporary directory for ``allow_exec`` subprocesses."""
+        if self._workdir is None:
+            self._workdir = tempfile.mkdtemp(prefix="orgo-fake-")
+        return self._workdir
+
+    @staticmethod
+    def encode(obj: Any) -> bytes:
+        """JSON-encode a response body."""
+        return msgspec.json.encode(obj)
