@@ -75,6 +75,9 @@ class Terminal(Channel):
 
     name = "terminal"
     resumable = False
+    # Measured on loopback (websockets 17): deflate cuts terminal output to ~14-23 % of
+    # its size on the wire and still decodes ~57 MB/s, far above what a PTY produces.
+    compression = "deflate"
     ping_frame = terminal.PING
 
     def __init__(
