@@ -191,7 +191,10 @@ class FakeOrgo:
             log.warning(EXEC_WARNING)
         from ._rest import build_app
 
-        runner = web.AppRunner(build_app(self), access_log=None, handle_signals=False)
+        # A short shutdown grace: a test that abandons a slow request must not hang close().
+        runner = web.AppRunner(
+            build_app(self), access_log=None, handle_signals=False, shutdown_timeout=1.0
+        )
         await runner.setup()
         site = web.TCPSite(runner, self.host, self.port)
         try:
