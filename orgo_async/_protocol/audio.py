@@ -7,6 +7,7 @@ sample rate and channel count, which is what a WAV header must use.
 
 from __future__ import annotations
 
+import functools
 import struct
 from typing import Final
 
@@ -80,8 +81,9 @@ PING: Final = encode(Ping())
 STOP: Final = encode(Stop())
 
 
+@functools.lru_cache(maxsize=8)
 def decoder(max_size: int = DEFAULT_MAX_SIZE) -> MessageDecoder[ServerMessage]:
-    """A decoder for the server's text frames."""
+    """The decoder for the server's text frames; built once per ``max_size`` and shared."""
     return MessageDecoder("audio", ServerMessage, max_size=max_size)
 
 

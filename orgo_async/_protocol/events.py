@@ -9,6 +9,7 @@ event (every one has ``.type``, ``.timestamp`` and a typed ``.data``), an
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any, Final
@@ -51,6 +52,7 @@ __all__ = [
     "WindowData",
     "WindowFocus",
     "WindowOpen",
+    "decoder",
     "encode_subscribe",
     "encode_unsubscribe",
 ]
@@ -296,7 +298,7 @@ def encode_unsubscribe(event_types: Iterable[str]) -> bytes:
 
 
 class EventsDecoder:
-    """Decode server frames of the events channel (build once per channel)."""
+    """Decode server frames of the events channel (use :func:`decoder` to share one)."""
 
     __slots__ = ("_inner",)
 
@@ -345,3 +347,9 @@ class EventsDecoder:
             except msgspec.DecodeError:
                 timestamp = None
         return UnknownEvent(type=kind, data=data, timestamp=timestamp)
+
+
+@functools.lru_cache(maxsize=8)
+def decoder(max_size: int = DEFAULT_MAX_SIZE) -> EventsDecoder:
+    """The events decoder for ``max_size``; built once and shared."""
+    return EventsDecoder(max_size)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Final
 
 import msgspec
@@ -87,8 +88,9 @@ ServerMessage = Output | Error | Exit | Pong
 PING: Final = encode(Ping())
 
 
+@functools.lru_cache(maxsize=8)
 def decoder(max_size: int = DEFAULT_MAX_SIZE) -> MessageDecoder[ServerMessage]:
-    """A decoder for server frames (build once per channel)."""
+    """The decoder for server frames; built once per ``max_size`` and shared."""
     return MessageDecoder("terminal", ServerMessage, max_size=max_size)
 
 

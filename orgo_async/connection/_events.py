@@ -66,7 +66,7 @@ class Events(Channel):
         if types:
             events.encode_subscribe(types)  # validates
         self._types: dict[str, None] = dict.fromkeys(types)
-        self._decoder = events.EventsDecoder(options.max_size)
+        self._decoder = events.decoder(options.max_size)
         self._buffer: _Buffer[AnyEvent] = _Buffer(buffer, drop_oldest=True)
         self._acks: deque[asyncio.Future[events.ControlMessage]] = deque()
         self.errors: list[str] = []

@@ -284,3 +284,10 @@ def test_events_oversized() -> None:
         events.EventsDecoder(max_size=64).decode(
             '{"type":"event","event":{"type":"clipboard","data":{"content":"' + "a" * 64 + '"}}}'
         )
+
+
+def test_decoders_are_built_once() -> None:
+    assert terminal.decoder() is terminal.decoder()
+    assert audio.decoder(4096) is audio.decoder(4096)
+    assert events.decoder() is events.decoder()
+    assert terminal.decoder(4096) is not terminal.decoder()
