@@ -114,8 +114,17 @@ def official_python(log: bool = True) -> str | None:
     try:
         subprocess.run([base, "-m", "venv", str(OFFICIAL_VENV)], check=True)
         subprocess.run(
-            [str(py), "-m", "pip", "install", "-q", f"orgo=={OFFICIAL_VERSION}",
-             "aiohttp>=3.11", "msgspec", "websockets"],
+            [
+                str(py),
+                "-m",
+                "pip",
+                "install",
+                "-q",
+                f"orgo=={OFFICIAL_VERSION}",
+                "aiohttp>=3.11",
+                "msgspec",
+                "websockets",
+            ],
             check=True,
             stderr=subprocess.DEVNULL,
         )

@@ -47,7 +47,7 @@ def machine() -> str:
     for mod in ("aiohttp", "msgspec", "websockets", "httpx", "pydantic"):
         try:
             versions.append(f"{mod} {__import__(mod).__version__}")
-        except Exception:  # noqa: BLE001 - a missing optional baseline is reported, not fatal
+        except Exception:  # a missing optional baseline is reported, not fatal
             versions.append(f"{mod} missing")
     py312 = official_python(log=False)
     official = ""
@@ -70,6 +70,7 @@ def targets(res: dict[str, Any]) -> list[list[str]]:
 
     fleet = res.get("fleet")
     if fleet:
+
         def ratios(other: str, lat: int | None = None) -> list[tuple[str, float]]:
             out = []
             for key, cell in fleet.items():

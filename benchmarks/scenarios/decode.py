@@ -51,19 +51,23 @@ def _per_call(stmt: str, env: dict[str, Any], target: float, reps: int) -> float
 def run(*, reps: int = 7, target: float = 0.2) -> tuple[str, dict[str, Any]]:
     """Returns the Markdown table and the raw per-call seconds."""
     import msgspec
+    from pydantic import BaseModel
 
     from orgo_async import Computer, Workspace
 
     from ..models_pydantic import ComputerP, WorkspaceP
 
-    docs = {"Computer": (COMPUTER_JSON, Computer, ComputerP),
-            "Workspace (50 desktops)": (workspace_json(50), Workspace, WorkspaceP)}  # fmt: skip
+    docs: dict[str, tuple[bytes, Any, type[BaseModel]]] = {
+        "Computer": (COMPUTER_JSON, Computer, ComputerP),
+        "Workspace (50 desktops)": (workspace_json(50), Workspace, WorkspaceP),
+    }
     rows: list[list[str]] = []
     results: dict[str, Any] = {}
     for label, (data, ours_t, pyd_t) in docs.items():
         dec = msgspec.json.Decoder(ours_t)
         # Same answer from all three before timing anything.
-        a, b = dec.decode(data), pyd_t.model_validate_json(data)
+        a: Any = dec.decode(data)
+        b: Any = pyd_t.model_validate_json(data)
         assert a.id == b.id and a.created_at == b.created_at
         env = {"dec": dec, "model": pyd_t, "data": data, "loads": json.loads}
         t_ours = _per_call("dec.decode(data)", env, target, reps)

@@ -175,9 +175,7 @@ def run(
         res: dict[str, Any] = {"ours": [], "raw": [], "ours_audio": [], "raw_audio": []}
         for _ in range(reps):
             for side, fn in (("ours", _ours_terminal), ("raw", _raw_terminal)):
-                res[side].append(
-                    await measured("terminal", fn(server, keystrokes, count, size))
-                )
+                res[side].append(await measured("terminal", fn(server, keystrokes, count, size)))
             for side, afn in (("ours_audio", _ours_audio), ("raw_audio", _raw_audio)):
                 res[side].append(await measured("audio", afn(server, frames)))
         res["server_cpu"] = server_cpu
