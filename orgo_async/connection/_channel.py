@@ -308,7 +308,7 @@ class Channel:
         return self
 
     async def aclose(self) -> None:
-        """Close the channel (idempotent). Buffered data is discarded."""
+        """Close the channel (idempotent); iteration ends after what is already buffered."""
         if self._state in ("new", "closed") and self._reader is None:
             self._state = "closed"
             return

@@ -32,6 +32,8 @@ class Seen:
     token: str
     query: dict[str, str]
     frames: list[Any] = field(default_factory=list)
+    extensions: str = ""
+    user_agent: str = ""
 
 
 class Desktop:
@@ -91,6 +93,8 @@ class Desktop:
         query = {k: v[0] for k, v in parse_qs(parts.query).items()}
         channel = parts.path.rsplit("/", 1)[-1]
         seen = Seen(channel, query.get("token", ""), query)
+        seen.extensions = ws.request.headers.get("Sec-WebSocket-Extensions", "")
+        seen.user_agent = ws.request.headers.get("User-Agent", "")
         self.seen.append(seen)
         ws.seen = seen  # type: ignore[attr-defined]
         self.sockets.append(ws)

@@ -322,3 +322,25 @@ async def test_wait_ready_raises_auth_errors_at_once(
         with pytest.raises(AuthenticationError):
             await conn.wait_ready(timeout=30)
     assert len(server.requests) == 1
+
+
+async def test_compression_per_channel(desktop: Desktop) -> None:
+    """No permessage-deflate on the binary channels (vnc, audio); offered on the JSON
+    text channels (terminal, events), where it was measured to pay off."""
+
+    async def idle(ws: ServerConnection, query: dict[str, str]) -> None:
+        if ws.seen.channel == "audio":  # type: ignore[attr-defined]
+            await ws.send('{"type":"started","sample_rate":24000,"channels":1}')
+        await answer_pings(ws)
+
+    for channel in ("terminal", "audio", "events", "websockify"):
+        desktop.handlers[channel] = idle
+    conn = desktop.connection()
+    async with conn.terminal(), conn.audio(), conn.events(), conn.vnc():
+        pass
+    offered = {s.channel: s.extensions for s in desktop.seen}
+    assert "permessage-deflate" not in offered["audio"]
+    assert "permessage-deflate" not in offered["websockify"]
+    assert "permessage-deflate" in offered["terminal"]
+    assert "permessage-deflate" in offered["events"]
+    assert all(s.user_agent.startswith("orgo-async/") for s in desktop.seen)

@@ -140,3 +140,58 @@ async def test_not_running_at_first_open_is_not_retried(desktop: Desktop) -> Non
         with pytest.raises(ComputerNotRunningError):
             await vnc.read()
     assert len(desktop.of("websockify")) == 1
+
+
+async def test_dead_peer_is_a_heartbeat_timeout() -> None:
+    """A server that completes the upgrade and then goes silent (no pong frames)."""
+    import base64
+    import hashlib
+
+    from orgo_async import Computer, HeartbeatTimeoutError
+    from orgo_async.connection import Connection, ReconnectPolicy
+
+    peers: list[asyncio.StreamWriter] = []
+
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        peers.append(writer)
+        head = await reader.readuntil(b"\r\n\r\n")
+        key = next(
+            line.split(b":", 1)[1].strip()
+            for line in head.split(b"\r\n")
+            if line.lower().startswith(b"sec-websocket-key:")
+        )
+        accept = base64.b64encode(
+            hashlib.sha1(key + b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11").digest()
+        )
+        writer.write(
+            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+            b"Connection: Upgrade\r\nSec-WebSocket-Accept: " + accept + b"\r\n\r\n"
+        )
+        await writer.drain()
+        await reader.read()  # never answers anything
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        computer = Computer(
+            id="c1",
+            instance_id="a3881618",
+            connection_url=f"http://127.0.0.1:{port}/desktops/a3881618",
+            vnc_password="pw-0000000001",
+        )
+        conn = Connection(
+            computer,
+            heartbeat_interval=0.05,
+            heartbeat_timeout=0.1,
+            close_timeout=0.2,
+            reconnect=ReconnectPolicy(initial=0.01, cap=0.01, max_attempts=0, jitter=0),
+        )
+        async with conn.vnc() as vnc:
+            with pytest.raises(HeartbeatTimeoutError):
+                async with asyncio.timeout(10):
+                    await vnc.read()
+    finally:
+        for w in peers:
+            w.close()
+        server.close()
+        await server.wait_closed()
