@@ -47,6 +47,28 @@ def _find_shell() -> list[str]:
     return ["/bin/sh", "-i"]
 
 
+def _session_members(sid: int) -> list[int]:
+    """Live processes in session ``sid`` (Linux ``/proc``; empty elsewhere)."""
+    members = []
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return []
+    for entry in entries:
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        # Fields after the parenthesised command: state, ppid, pgrp, session, ...
+        fields = stat[stat.rfind(b")") + 2 :].split()
+        if len(fields) > 3 and int(fields[3]) == sid and fields[0] != b"Z":
+            members.append(int(entry))
+    return members
+
+
 class PtyShell:
     """One interactive shell on a PTY. Use :meth:`spawn`, then always :meth:`close`."""
 
@@ -178,6 +200,12 @@ class PtyShell:
                     break
                 except TimeoutError:
                     continue
+        if proc is not None:
+            # Jobs started with job control sit in their own process groups but stay in
+            # the shell's session: finish them too.
+            for pid in _session_members(proc.pid):
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.kill(pid, signal.SIGKILL)
         if self.master_fd >= 0:
             self._loop.remove_reader(self.master_fd)
             if self._writing:

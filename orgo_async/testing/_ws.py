@@ -70,6 +70,9 @@ CLOSE_START_FAILED: Final = 4500
 # messages (ClientCutText can be large), so it gets more.
 JSON_MAX_MSG: Final = 1 << 20
 WEBSOCKIFY_MAX_MSG: Final = 4 << 20
+# How long app shutdown waits for open sockets to clean up (a shell gets SIGHUP, then
+# SIGKILL after 1 s, so this is plenty).
+SHUTDOWN_GRACE: Final = 10.0
 
 
 class FakeLike(Protocol):
@@ -116,6 +119,8 @@ class WsSession:
         self.close_code: int | None = None
         self.close_reason = ""
         self._closing = asyncio.Event()
+        #: Set once the handler has finished (channel cleaned up, socket closed).
+        self.done = asyncio.Event()
         self._send_lock = asyncio.Lock()
         self._fault_code = fault_code
         self._fault_after = fault_after
@@ -209,6 +214,7 @@ async def _serve(
     *,
     max_msg_size: int,
     protocols: tuple[str, ...] = (),
+    live: set[WsSession],
 ) -> web.WebSocketResponse:
     ws = web.WebSocketResponse(max_msg_size=max_msg_size, protocols=protocols)
     await ws.prepare(request)
@@ -244,6 +250,7 @@ async def _serve(
 
     computer.on_rotate.append(on_rotate)
     computer.on_status.append(on_status)
+    live.add(session)
     session._check_fault()  # after_frames=0: close before any frame
     main: asyncio.Task[None] = asyncio.create_task(
         channel(session, fake), name=f"orgo-fake-ws-{channel_name}"
@@ -252,6 +259,7 @@ async def _serve(
     try:
         await asyncio.wait({main, closing}, return_when=asyncio.FIRST_COMPLETED)
     finally:
+        live.discard(session)
         with contextlib.suppress(ValueError):
             computer.on_rotate.remove(on_rotate)
         with contextlib.suppress(ValueError):
@@ -266,10 +274,13 @@ async def _serve(
                 log.error("websocket %s channel failed", channel_name, exc_info=result)
                 session.request_close(CLOSE_INTERNAL, "internal error")
     session.request_close(CLOSE_NORMAL)
-    if not ws.closed:
-        code = session.close_code if session.close_code is not None else CLOSE_NORMAL
-        with contextlib.suppress(ConnectionError, RuntimeError):
-            await ws.close(code=code, message=session.close_reason.encode()[:120])
+    try:
+        if not ws.closed:
+            code = session.close_code if session.close_code is not None else CLOSE_NORMAL
+            with contextlib.suppress(ConnectionError, RuntimeError):
+                await ws.close(code=code, message=session.close_reason.encode()[:120])
+    finally:
+        session.done.set()
     return ws
 
 
@@ -307,7 +318,12 @@ async def receive_json_loop(
 
 
 def add_websocket_routes(app: web.Application, fake: FakeLike) -> None:
-    """Register the four WebSocket endpoints of §11 on ``app`` for ``fake``'s world."""
+    """Register the four WebSocket endpoints of §11 on ``app`` for ``fake``'s world.
+
+    Also hooks ``app.on_shutdown``: when the app shuts down, every open socket is closed
+    with 1001 (going away) and its channel cleaned up (shells killed, tunnels closed)
+    before the hook returns.
+    """
     from ._ws_audio import audio_channel
     from ._ws_events import events_channel
     from ._ws_terminal import terminal_channel
@@ -318,11 +334,29 @@ def add_websocket_routes(app: web.Application, fake: FakeLike) -> None:
     ) -> Callable[[web.Request], Awaitable[web.WebSocketResponse]]:
         async def handler(request: web.Request) -> web.WebSocketResponse:
             return await _serve(
-                request, fake, name, channel, max_msg_size=max_size, protocols=protocols
+                request,
+                fake,
+                name,
+                channel,
+                max_msg_size=max_size,
+                protocols=protocols,
+                live=live,
             )
 
         return handler
 
+    live: set[WsSession] = set()
+
+    async def on_shutdown(_app: web.Application) -> None:
+        sessions = list(live)
+        for session in sessions:
+            session.request_close(CLOSE_GOING_AWAY, "server shutting down")
+        if sessions:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(SHUTDOWN_GRACE):
+                    await asyncio.gather(*(s.done.wait() for s in sessions))
+
+    app.on_shutdown.append(on_shutdown)
     base = "/desktops/{instance_id}/ws/"
     app.router.add_get(base + "terminal", route("terminal", terminal_channel, JSON_MAX_MSG))
     app.router.add_get(base + "audio", route("audio", audio_channel, JSON_MAX_MSG))
@@ -332,4 +366,3 @@ def add_websocket_routes(app: web.Application, fake: FakeLike) -> None:
         # noVNC offers the "binary" subprotocol; agree to it when asked.
         route("websockify", websockify_channel, WEBSOCKIFY_MAX_MSG, ("binary",)),
     )
-

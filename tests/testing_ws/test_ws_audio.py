@@ -48,9 +48,7 @@ def _power(samples: list[int], rate: int, freq: float) -> float:
     return (s1 * s1 + s2 * s2 - coeff * s1 * s2) / len(samples) ** 2
 
 
-@pytest.mark.parametrize(
-    ("rate", "channels", "tones"), [(24000, 1, [440]), (48000, 2, [440, 660])]
-)
+@pytest.mark.parametrize(("rate", "channels", "tones"), [(24000, 1, [440]), (48000, 2, [440, 660])])
 async def test_one_second_of_tone(
     harness: Harness, rate: int, channels: int, tones: list[int]
 ) -> None:

@@ -175,3 +175,22 @@ async def _next_json(ws: object) -> dict[str, object]:
             if obj.get("type") == "output":
                 continue
             return obj  # type: ignore[no-any-return]
+
+
+async def test_app_shutdown_closes_sockets_1001_and_kills_shells(harness: Harness) -> None:
+    import os
+    import re
+
+    async with harness.connect("terminal") as ws:
+        await ws.send(json.dumps({"type": "input", "data": "echo PID=$$\r"}))
+        seen = ""
+        async with asyncio.timeout(15):
+            while not (m := re.search(r"PID=(\d+)\r?\n", seen)):
+                frame = await recv_json(ws)
+                seen += frame.get("data", "")
+        pid = int(m.group(1))
+        await harness.close()
+        assert await close_code(ws) == 1001
+    # Shutdown returned only after the shell was killed and reaped.
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
