@@ -1,0 +1,177 @@
+"""Conformance: the official ``orgo`` SDK from PyPI (0.0.47) runs unchanged against FakeOrgo.
+
+``orgo/prompt.py`` only parses on Python 3.12+, so the SDK runs in a subprocess on such an
+interpreter, in a cached venv (``.cache/conformance-venv``, or ``$ORGO_CONFORMANCE_VENV``)
+created on first use with ``pip install orgo==0.0.47``. The interpreter is
+``$ORGO_CONFORMANCE_PYTHON``, else pyenv's 3.12/3.13, else ``python3.12``/``python3.13`` on
+PATH. The test skips only when no such interpreter exists; a failing venv or pip install
+is a failure.
+
+The emulator runs with instant state transitions: the official SDK acts on a computer
+right after creating it, which v-C's ``"status": "running"`` create answer allows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import glob
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from orgo_async.testing import FakeComputer, FakeOrgo, Timings
+
+pytestmark = pytest.mark.conformance
+
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPT = Path(__file__).with_name("official_client.py")
+ORGO_VERSION = "0.0.47"
+
+
+def _version_ok(python: str) -> bool:
+    try:
+        proc = subprocess.run(
+            [python, "-c", "import sys; print(sys.version_info >= (3, 12))"],
+            capture_output=True, text=True, timeout=30,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return proc.returncode == 0 and proc.stdout.strip() == "True"
+
+
+def find_interpreter() -> str | None:
+    """A Python 3.12+ interpreter, or None."""
+    candidates: list[str] = []
+    if os.environ.get("ORGO_CONFORMANCE_PYTHON"):
+        candidates.append(os.environ["ORGO_CONFORMANCE_PYTHON"])
+    if sys.version_info >= (3, 12):
+        candidates.append(sys.executable)
+    for pattern in ("/root/.pyenv/versions/3.12*/bin/python3.12",
+                    "/root/.pyenv/versions/3.13*/bin/python3.13",
+                    os.path.expanduser("~/.pyenv/versions/3.1[23]*/bin/python3.1[23]")):
+        candidates.extend(sorted(glob.glob(pattern)))
+    for name in ("python3.12", "python3.13"):
+        found = shutil.which(name)
+        if found:
+            candidates.append(found)
+    for python in candidates:
+        if _version_ok(python):
+            return python
+    return None
+
+
+def ensure_venv(interpreter: str) -> str:
+    """The venv's python with ``orgo==0.0.47`` installed (created once, then cached)."""
+    venv = Path(os.environ.get("ORGO_CONFORMANCE_VENV", ROOT / ".cache" / "conformance-venv"))
+    python = venv / "bin" / "python"
+    check = [str(python), "-c",
+             "import importlib.metadata as m, orgo; print(m.version('orgo'))"]
+    if python.exists():
+        proc = subprocess.run(check, capture_output=True, text=True, timeout=120)
+        if proc.returncode == 0 and proc.stdout.strip() == ORGO_VERSION:
+            return str(python)
+        shutil.rmtree(venv)
+    subprocess.run([interpreter, "-m", "venv", str(venv)], check=True, timeout=300)
+    proc = subprocess.run(
+        [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check",
+         f"orgo=={ORGO_VERSION}"],
+        capture_output=True, text=True, timeout=600,
+    )
+    assert proc.returncode == 0, f"pip install orgo=={ORGO_VERSION} failed:\n{proc.stderr}"
+    proc = subprocess.run(check, capture_output=True, text=True, timeout=120)
+    assert proc.stdout.strip() == ORGO_VERSION, proc.stderr
+    return str(python)
+
+
+@pytest.fixture(scope="module")
+def official_python() -> str:
+    interpreter = find_interpreter()
+    if interpreter is None:
+        pytest.skip("no Python 3.12+ interpreter found (set ORGO_CONFORMANCE_PYTHON); "
+                    "the official orgo SDK does not import on older Pythons")
+    return ensure_venv(interpreter)
+
+
+@pytest.mark.timeout(600)
+async def test_official_sdk_runs_unchanged(official_python: str) -> None:
+    async with FakeOrgo(timings=Timings.instant()) as fake:
+        seen: list[FakeComputer] = []
+
+        def on_exec(code: str, computer: FakeComputer) -> dict[str, Any]:
+            seen.append(computer)  # keep the computer: destroy() removes it from the world
+            return {"output": "ok\n", "success": True}
+
+        fake.on_exec(on_exec)
+        proc = await asyncio.create_subprocess_exec(
+            official_python, str(SCRIPT), fake.base_url, fake.api_key,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+            env={k: v for k, v in os.environ.items() if not k.startswith("ORGO_")},
+        )
+        try:
+            async with asyncio.timeout(120):
+                out, err = await proc.communicate()
+        finally:
+            if proc.returncode is None:
+                proc.kill()
+                await proc.wait()
+        assert proc.returncode == 0, err.decode()[-4000:]
+        line = next(ln for ln in out.decode().splitlines() if ln.startswith("RESULT "))
+        result = json.loads(line[len("RESULT "):])
+
+        # What the SDK got back.
+        assert result["left_click"] == {"success": True, "action": "click",
+                                        "details": {"x": 100, "y": 200, "button": "left", "double": False}}
+        assert result["double_click"]["action"] == "double_click"
+        assert result["type"]["details"] == {"text_length": 12}
+        assert result["key"] == {"success": True, "action": "key_press", "details": {"key": "Enter"}}
+        assert result["screenshot_size"] == [1280, 720]
+        assert result["screenshot_base64_len"] > 100
+        assert result["bash"] == "conformance\n"
+        assert result["exec"] == {"action": "exec", "output": "ok\n", "success": True, "timeout": False}
+        assert result["wait"] == {"success": True, "action": "wait"}
+        assert result["status"] == "running"
+        assert result["restart"] == {"success": True, "status": "restarting"}
+        assert result["status_after_restart"] == "running"
+        assert result["destroy"] == {"success": True}
+
+        # What the emulator's desktop was asked to do: exactly what the SDK sent.
+        assert len(seen) == 1
+        computer = seen[0]
+        assert computer.id == result["computer_id"]
+        assert [(a.name, a.body) for a in computer.actions] == [
+            ("click", {"button": "left", "x": 100, "y": 200}),
+            ("click", {"button": "right", "x": 110, "y": 210}),
+            ("click", {"button": "left", "x": 120, "y": 220, "double": True}),
+            ("type", {"text": "Hello, Orgo!"}),
+            ("key", {"key": "Enter"}),
+            ("scroll", {"direction": "down", "amount": 3, "x": 640, "y": 360}),
+            ("drag", {"start_x": 10, "start_y": 20, "end_x": 300, "end_y": 400,
+                      "button": "left", "duration": 0.5}),
+            ("screenshot", {"response_format": "base64"}),
+            ("screenshot", {"response_format": "base64"}),
+            ("bash", {"command": "echo conformance"}),
+            ("exec", {"code": "print('ok')", "timeout": 10}),
+            ("wait", {"duration": 0.1}),
+            ("restart", {}),
+        ]
+        assert computer.status == "deleting" and computer.id not in fake.world.computers
+
+        # The HTTP conversation, in order, with the headers the SDK documents (§1.2, §13).
+        cid = computer.id
+        calls = [(r.method, r.path.removeprefix("/api")) for r in fake.requests]
+        assert calls[:3] == [("GET", "/projects"), ("POST", "/projects"), ("POST", "/computers")]
+        assert calls[-4:] == [("GET", f"/computers/{cid}"), ("POST", f"/computers/{cid}/restart"),
+                              ("GET", f"/computers/{cid}"), ("DELETE", f"/computers/{cid}")]
+        create = fake.requests[2].json
+        ws_id = create["workspace_id"]
+        assert create == {"workspace_id": ws_id, "name": "official-sdk", "os": "linux", "gpu": "none"}
+        assert fake.world.workspaces[ws_id].name == result["project"]
+        for r in fake.requests:
+            assert r.headers["Authorization"] == f"Bearer {fake.api_key}"
+            assert r.headers["Accept"] == "application/json"
