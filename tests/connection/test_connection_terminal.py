@@ -228,3 +228,66 @@ async def test_oversized_message(desktop: Desktop) -> None:
     async with desktop.connection(max_size=2048).terminal() as term:
         with pytest.raises(ChannelProtocolError, match="max_size"):
             await term.read()
+
+
+async def test_run_with_echo_and_markers_split_across_frames(desktop: Desktop) -> None:
+    """A scripted shell: echoes the typed line, then sends everything 3 characters per
+    frame with colour codes, so every marker is split across frames."""
+    import json
+    import re
+
+    async def shell(ws: ServerConnection, query: dict[str, str]) -> None:
+        await ws.send(json.dumps({"type": "output", "data": "\x1b[32m$ \x1b[0m"}))
+        while True:
+            msg = await recv_json(ws)
+            if msg["type"] == "ping":
+                await ws.send('{"type":"pong"}')
+                continue
+            line = msg["data"]
+            marker = re.search(r"(ORGO[0-9a-f]+)", line)
+            assert marker is not None
+            m = marker.group(1)
+            text = (
+                line.replace("\r", "\r\n")  # the echo of the typed line
+                + f"{m}_B\r\n"
+                + "\x1b[1mline one\x1b[0m\r\nline two\r\n"
+                + f"{m}_E3\r\n"
+                + "\x1b[32m$ \x1b[0m"
+            )
+            for i in range(0, len(text), 3):
+                await ws.send(json.dumps({"type": "output", "data": text[i : i + 3]}))
+
+    desktop.handlers["terminal"] = shell
+    async with desktop.connection().terminal() as term:
+        result = await term.run("make it so", timeout=10)
+        assert result.output == "line one\nline two\n"
+        assert result.exit_code == 3
+        # What followed the end marker (the next prompt) is still there for the reader.
+        rest = ""
+        while "$ " not in rest:
+            rest += await term.read()
+        assert rest.startswith("\x1b[32m$")
+
+
+async def test_slow_reader_is_lossless_and_not_a_dead_connection(desktop: Desktop) -> None:
+    async def flood(ws: ServerConnection, query: dict[str, str]) -> None:
+        pings = asyncio.create_task(answer_pings(ws))
+        for n in range(2000):
+            await ws.send(f'{{"type":"output","data":"{n},"}}')
+        await pings
+
+    desktop.handlers["terminal"] = flood
+    conn = desktop.connection(heartbeat_interval=0.05, heartbeat_timeout=0.1)
+    async with conn.terminal(buffer=8) as term:
+        # Not reading: the buffer fills and the reader stops, with pongs stuck behind
+        # unread output. Several heartbeat periods pass before the consumer catches up.
+        await eventually(lambda: term._buffer.paused)
+        await eventually(lambda: {"type": "ping"} in desktop.of("terminal")[0].frames)
+        await asyncio.sleep(0.5)  # five heartbeat timeouts with the pong stuck in line
+        assert term.error is None and not term.closed
+        text = ""
+        async with asyncio.timeout(20):
+            while not text.endswith("1999,"):
+                text += await term.read()
+        assert text.split(",")[:-1] == [str(n) for n in range(2000)]
+        assert term.error is None and not term.closed
