@@ -9,9 +9,12 @@ Decisions where the reference is silent or leaves a choice:
 
 * §15.1 #12: when the shell exits the server sends ``{"type":"exit","code":N}`` and then
   closes the socket with **1000**; a terminal without a shell has nothing left to serve.
-* The shell runs locally, so it is gated by ``allow_exec`` like the REST ``bash`` /
-  ``exec`` actions: when exec is not allowed the socket gets an error frame and close
-  4500 ("failed to spawn shell"), the documented code for that case.
+* The shell runs locally. Over loopback it is always available (whoever reaches a
+  loopback socket already runs code on this machine; the demo and the ``fake_orgo``
+  fixture rely on it). A peer from any other address needs ``allow_exec=True`` (the
+  switch that also makes REST ``bash`` / ``exec`` real): otherwise the socket gets an
+  error frame and close 4500 ("failed to spawn shell"), the documented code for that
+  case, so ``fake-server --host 0.0.0.0`` is not a remote shell by accident.
 * ``cols``/``rows`` must be integers in 1..1000 (query and ``resize``); bad query values
   -> error frame + close 4500, a bad ``resize`` -> error frame, the session goes on.
 * Spawn failure -> error frame + close 4500. When the socket ends for any reason the
@@ -22,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import codecs
+import ipaddress
 import sys
 from typing import TYPE_CHECKING, Any, Final
 
@@ -31,9 +35,23 @@ if TYPE_CHECKING:
     from ._pty import PtyShell
     from ._ws import FakeLike
 
-__all__ = ["terminal_channel"]
+__all__ = ["shell_allowed", "terminal_channel"]
 
 MAX_DIM: Final = 1000
+
+
+def shell_allowed(allow_exec: bool, peer: str | None) -> bool:
+    """Whether a terminal may spawn a local shell for a client at ``peer``."""
+    if allow_exec:
+        return True
+    if not peer:
+        return False
+    if peer.startswith("::ffff:"):  # IPv4-mapped IPv6
+        peer = peer[7:]
+    try:
+        return ipaddress.ip_address(peer.split("%")[0]).is_loopback
+    except ValueError:
+        return False
 
 
 def _valid_dim(value: object) -> bool:
@@ -49,10 +67,10 @@ async def terminal_channel(session: WsSession, fake: FakeLike) -> None:
         session.request_close(CLOSE_START_FAILED, "invalid cols/rows")
         return
     assert cols is not None and rows is not None
-    if not fake.allow_exec:
+    if not shell_allowed(fake.allow_exec, session.request.remote):
         await session.send_error(
             "Failed to spawn shell: local command execution is disabled in this emulator "
-            "(enable it with allow_exec=True)"
+            "for non-loopback clients (enable it with allow_exec=True)"
         )
         session.request_close(CLOSE_START_FAILED, "failed to spawn shell")
         return

@@ -112,13 +112,69 @@ async def test_invalid_query_closes_4500(harness: Harness) -> None:
         assert await close_code(ws) == 4500
 
 
-async def test_exec_disabled_closes_4500(harness: Harness) -> None:
+async def test_loopback_client_gets_a_shell_without_allow_exec(harness: Harness) -> None:
     harness.fake.allow_exec = False
     async with harness.connect("terminal") as ws:
-        frame = await recv_json(ws)
-        assert frame["type"] == "error"
-        assert "allow_exec" in frame["message"]
-        assert await close_code(ws) == 4500
+        await _send(ws, {"type": "input", "data": "echo $((6*7))\r"})
+        await _read_until(ws, r"\n42\n")
+
+
+def test_shell_policy() -> None:
+    from orgo_async.testing._ws_terminal import shell_allowed
+
+    assert shell_allowed(False, "127.0.0.1")
+    assert shell_allowed(False, "::1")
+    assert shell_allowed(False, "::ffff:127.0.0.1")
+    assert not shell_allowed(False, "192.0.2.10")
+    assert not shell_allowed(False, None)
+    assert not shell_allowed(False, "not-an-ip")
+    assert shell_allowed(True, "192.0.2.10")
+
+
+def _non_loopback_ipv4() -> str | None:
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        try:
+            s.connect(("10.254.254.254", 1))  # UDP: picks a route, sends nothing
+        except OSError:
+            return None
+        addr: str = s.getsockname()[0]
+    return None if addr.startswith("127.") else addr
+
+
+async def test_remote_client_needs_allow_exec() -> None:
+    from aiohttp import web
+    from websockets.asyncio.client import connect
+
+    from orgo_async.testing._ws import add_websocket_routes
+
+    addr = _non_loopback_ipv4()
+    if addr is None:
+        pytest.skip("no non-loopback IPv4 address to connect from")
+    h = Harness()
+    h.fake.allow_exec = False
+    app = web.Application()
+    add_websocket_routes(app, h.fake)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, addr, 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        h.origin = f"ws://{addr}:{port}"
+        url = h.url("terminal")
+        async with connect(url, open_timeout=10) as ws:
+            frame = await recv_json(ws)
+            assert frame["type"] == "error"
+            assert "allow_exec" in frame["message"]
+            assert await close_code(ws) == 4500
+        h.fake.allow_exec = True
+        async with connect(url, open_timeout=10) as ws:
+            await _send(ws, {"type": "input", "data": "echo $((6*7))\r"})
+            await _read_until(ws, r"\n42\n")
+    finally:
+        await runner.cleanup()
 
 
 async def test_spawn_failure_closes_4500(harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
