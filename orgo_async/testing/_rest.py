@@ -64,10 +64,7 @@ from ._state import ApiKey, FakeComputer, FakeWorkspace, new_uuid, now_iso
 if TYPE_CHECKING:
     from ._server import FakeOrgo
 
-try:
-    from ._ws import add_websocket_routes
-except ImportError:  # pragma: no cover - the WebSocket half is built separately
-    add_websocket_routes = None  # type: ignore[assignment]
+from ._ws import add_websocket_routes
 
 __all__ = ["ApiError", "build_app"]
 
@@ -1383,6 +1380,5 @@ def build_app(fake: FakeOrgo) -> web.Application:
     api = RestApi(fake)
     app = web.Application(middlewares=[api.middleware], client_max_size=2 * 1024 * 1024)
     api.add_routes(app)
-    if add_websocket_routes is not None:
-        add_websocket_routes(app, fake)
+    add_websocket_routes(app, fake)
     return app
