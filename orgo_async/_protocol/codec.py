@@ -8,18 +8,14 @@ protocol errors, while an object whose ``type`` this SDK does not know comes bac
 
 from __future__ import annotations
 
-from typing import Any, Final, Generic, TypeVar, get_args
+from typing import Any, Generic, TypeVar, get_args
 
 import msgspec
 
 from .._errors import ChannelProtocolError, excerpt
+from .limits import DEFAULT_MAX_SIZE
 
 __all__ = ["DEFAULT_MAX_SIZE", "MessageDecoder", "Unknown", "encode", "tags_of"]
-
-#: Default limit for one incoming JSON message (bytes). Terminal output and event frames
-#: are small; a megabyte leaves room for a burst of output without letting a broken
-#: server make the client buffer without bound.
-DEFAULT_MAX_SIZE: Final = 1 << 20
 
 T = TypeVar("T")
 

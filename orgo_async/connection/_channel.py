@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ssl as _ssl
 from collections import deque
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, ClassVar, Final, Generic, Self, TypeVar
@@ -25,7 +24,7 @@ from .._errors import (
 )
 from .._protocol import close_codes
 from .._protocol.close_codes import CloseKind, ReconnectPolicy
-from .._protocol.codec import DEFAULT_MAX_SIZE, Unknown
+from .._protocol.limits import DEFAULT_MAX_SIZE
 from .._protocol.urls import redact_url
 from .._secrets import get_logger
 from .._version import __version__
@@ -34,6 +33,7 @@ if TYPE_CHECKING:
     from websockets.asyncio.client import ClientConnection
     from websockets.exceptions import ConnectionClosed
 
+    from .._protocol.codec import Unknown
     from ._connection import Connection
 
 __all__ = ["Channel", "ChannelOptions"]
@@ -374,6 +374,8 @@ class Channel:
     # -- connecting ----------------------------------------------------------------------
 
     async def _connect_once(self) -> ClientConnection:
+        import ssl as _ssl
+
         from websockets.asyncio.client import connect
         from websockets.exceptions import (
             ConnectionClosed,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import ssl as _ssl
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
@@ -17,12 +16,14 @@ from .._errors import (
 )
 from .._protocol import urls
 from .._protocol.close_codes import ReconnectPolicy
-from .._protocol.codec import DEFAULT_MAX_SIZE
+from .._protocol.limits import DEFAULT_MAX_SIZE
 from .._secrets import REDACTED, Secret, get_logger
 from ._channel import ChannelOptions
 from ._proxy import DesktopProxy
 
 if TYPE_CHECKING:
+    import ssl as _ssl
+
     from .._client import AsyncOrgo
     from .._http import RawResponse
     from ._audio import Audio
@@ -119,8 +120,16 @@ class Connection:
         close_timeout: float = 5.0,
         reconnect: ReconnectPolicy | None = None,
     ) -> None:
-        if ssl is not None and not isinstance(ssl, _ssl.SSLContext):
-            raise TypeError("ssl must be an ssl.SSLContext (verification stays on by default)")
+        if ssl is not None or client is not None:
+            import ssl as _ssl  # here: the module costs milliseconds at import time
+
+            if ssl is not None and not isinstance(ssl, _ssl.SSLContext):
+                raise TypeError("ssl must be an ssl.SSLContext (verification stays on by default)")
+            if ssl is None and client is not None:
+                # Reuse the client's trust settings (e.g. a private CA) for wss://.
+                inherited = getattr(client._pipeline.transport, "ssl", None)
+                if isinstance(inherited, _ssl.SSLContext):
+                    ssl = inherited
         self.computer_id: str = computer.id
         self.instance_id: str | None = computer.instance_id or computer.fly_instance_id
         self._base = urls.connection_base(
@@ -131,10 +140,6 @@ class Connection:
         self._client = client
         self._refresh = refresh
         self._refresh_lock = asyncio.Lock()
-        if ssl is None and client is not None:
-            inherited = getattr(client._pipeline.transport, "ssl", None)
-            if isinstance(inherited, _ssl.SSLContext):
-                ssl = inherited
         self._ssl_context = ssl
         self.options = ChannelOptions(
             heartbeat_interval=heartbeat_interval,
