@@ -344,3 +344,22 @@ async def test_compression_per_channel(desktop: Desktop) -> None:
     assert "permessage-deflate" in offered["terminal"]
     assert "permessage-deflate" in offered["events"]
     assert all(s.user_agent.startswith("orgo-async/") for s in desktop.seen)
+
+
+async def test_proxy_get_is_retried_by_the_pipeline(
+    desktop: Desktop, api: tuple[Api, AsyncOrgo]
+) -> None:
+    server, client = api
+    server.health_failures = 1  # one 503, then healthy
+    conn = client.connection(desktop.computer())
+    response = await conn.proxy.get("health")
+    assert response.status == 200
+    assert len([r for r in server.requests if r[1].endswith("/health")]) == 2
+
+
+async def test_proxy_without_a_client() -> None:
+    conn = Connection(computer())
+    with pytest.raises(RuntimeError, match="API key"):
+        await conn.proxy.get("health")
+    with pytest.raises(RuntimeError):
+        await conn.wait_ready(timeout=1)
