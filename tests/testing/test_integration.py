@@ -89,3 +89,44 @@ async def test_our_sdk_decodes_every_answer(orgo_client: Any, fake_orgo: FakeOrg
     assert (await orgo.computers.delete(c.id)).success
     assert (await orgo.workspaces.delete(ws.id)).success
     assert fake_orgo.computer(clone.id).workspace_id == other.id
+
+
+async def test_ws_fault_closes_after_n_frames(http: Http, fake: FakeOrgo, running: dict[str, Any]) -> None:
+    cid, token = running["id"], running["vnc_password"]
+    fake.add_ws_fault(cid, "events", 4500, after_frames=1)
+    ws_url = running["connection_url"].replace("http://", "ws://") + f"/ws/events?token={token}"
+    async with http.session.ws_connect(ws_url) as ws:
+        await ws.send_json({"type": "ping"})
+        assert await _next_json(ws) == {"type": "pong"}  # frame 1 goes out ...
+        async with asyncio.timeout(5):
+            msg = await ws.receive()  # ... then the scripted close
+        assert msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
+        assert ws.close_code == 4500
+    assert fake.computer(cid).ws_faults == []  # used up (times=1)
+
+
+async def test_rotate_password_mid_session(http: Http, fake: FakeOrgo, running: dict[str, Any]) -> None:
+    cid, token = running["id"], running["vnc_password"]
+    ws_url = running["connection_url"].replace("http://", "ws://") + f"/ws/events?token={token}"
+    async with http.session.ws_connect(ws_url) as ws:
+        await ws.send_json({"type": "ping"})
+        assert await _next_json(ws) == {"type": "pong"}
+        fake.rotate_password(cid)
+        async with asyncio.timeout(5):
+            await ws.receive()
+        assert ws.close_code == 4401
+    status, body = await http.call("GET", f"/computers/{cid}/vnc-password")
+    assert status == 200 and body["password"] == fake.computer(cid).vnc_password != token
+
+
+async def test_client_wait_until_sees_the_state_machine() -> None:
+    from orgo_async.testing import Timings
+
+    async with FakeOrgo(timings=Timings(create=0.02, boot=0.02)) as fake, fake.client(max_retries=0) as orgo:
+        ws = await orgo.workspaces.create(name="w")
+        c = await orgo.computers.create(workspace_id=ws.id, name="c")
+        assert c.status == "creating"
+        seen: list[str] = []
+        fake.computer(c.id).on_status.append(seen.append)
+        c = await orgo.computers.wait_until(c.id, "running", timeout=10)
+        assert c.status == "running" and seen == ["starting", "running"]
