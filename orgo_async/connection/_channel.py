@@ -651,6 +651,9 @@ class Channel:
                 raise self._loss_error(failure)
         except asyncio.CancelledError:
             raise
+        except _Failure as f:  # a frame handler judged the stream broken
+            error = f.error
+            log.info("%s: channel failed: %s", self.name, error)
         except Exception as e:
             error = e
             log.info("%s: channel failed: %s", self.name, e)

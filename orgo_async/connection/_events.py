@@ -153,7 +153,8 @@ class Events(Channel):
         self._acks.append(fut)
         if not await self._send(frame, text=True):
             # Reconnecting: the handshake re-sends every subscription.
-            self._acks.remove(fut) if fut in self._acks else None
+            if fut in self._acks:
+                self._acks.remove(fut)
             return events.Subscribed(message="queued")
         async with asyncio.timeout(self._options.open_timeout):
             return await fut

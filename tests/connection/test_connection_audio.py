@@ -285,3 +285,15 @@ async def test_bad_params_are_rejected_before_connecting(desktop: Desktop) -> No
     with pytest.raises(ValueError):
         conn.audio(sample_rate=10)
     assert desktop.seen == []
+
+
+async def test_format_change_mid_stream_is_a_protocol_error(desktop: Desktop) -> None:
+    async def fickle(ws: ServerConnection, query: dict[str, str]) -> None:
+        await ws.send('{"type":"started","sample_rate":24000,"channels":1}')
+        await ws.send('{"type":"started","sample_rate":48000,"channels":2}')
+        await answer_pings(ws)
+
+    desktop.handlers["audio"] = fickle
+    async with desktop.connection().audio() as audio:
+        with pytest.raises(ChannelProtocolError, match="format changed"):
+            await audio.read()
