@@ -297,3 +297,17 @@ async def test_format_change_mid_stream_is_a_protocol_error(desktop: Desktop) ->
     async with desktop.connection().audio() as audio:
         with pytest.raises(ChannelProtocolError, match="format changed"):
             await audio.read()
+
+
+async def test_channels_share_one_refresh(desktop: Desktop) -> None:
+    """Two channels rejected at once fetch the fresh password once, not twice."""
+    desktop.handlers["audio"] = streaming()  # type: ignore[assignment]
+    conn = desktop.connection(password="pw-stale")
+    a, b = conn.audio(), conn.audio(sample_rate=48000)
+    await asyncio.gather(a.open(), b.open())
+    try:
+        assert len(await a.read()) == 960 and len(await b.read()) == 1920
+    finally:
+        await a.aclose()
+        await b.aclose()
+    assert desktop.refreshes == 1
