@@ -72,6 +72,7 @@ async def serve(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
         timings=Timings(create=0.0, boot=delay, stop=delay, restart=delay)
         if delay
         else Timings.instant(),
+        max_recorded=10_000,  # a long-running server must not grow without bound
     )
     if args.allow_exec:
         from ..testing._server import EXEC_WARNING

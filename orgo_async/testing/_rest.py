@@ -46,6 +46,7 @@ import asyncio
 import base64
 import contextlib
 import inspect
+import logging
 import posixpath
 import re
 import shlex
@@ -67,6 +68,8 @@ if TYPE_CHECKING:
 from ._ws import add_websocket_routes
 
 __all__ = ["ApiError", "build_app"]
+
+log = logging.getLogger("orgo_async.testing")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -497,6 +500,8 @@ class RestApi:
                 body, rid, parsed,
             )
         )
+        if fake.max_recorded is not None and len(fake.requests) > fake.max_recorded:
+            del fake.requests[: len(fake.requests) - fake.max_recorded]
         path = request.path
         if not (path == "/api" or path.startswith("/api/")):
             return await handler(request)  # WebSockets authenticate with their token
@@ -526,6 +531,9 @@ class RestApi:
         except web.HTTPException as exc:  # router 404/405, oversized bodies
             text = {404: "Not found", 405: "Method not allowed"}.get(exc.status, exc.reason)
             response = error_response(exc.status, text, rid)
+        except Exception:  # an emulator bug must still answer the documented shape
+            log.exception("emulator route failed: %s %s", request.method, request.path)
+            response = error_response(500, "Internal server error", rid)
         if applied is not None and applied.kind is not None:
             return await self._damage(request, response, applied.kind, applied.body)
         return response
@@ -1184,7 +1192,10 @@ class RestApi:
                           "mime_type": "image/png", "width": c.width, "height": c.height})
         now = datetime.now(UTC)
         path = f"screenshots/{c.instance_id}/{now:%Y-%m-%d}/{uuid.uuid4().hex[:12]}.png"
-        self.fake.storage[path] = png
+        storage = self.fake.storage
+        storage[path] = png
+        while len(storage) > max(1, self.fake.max_stored_screenshots):
+            del storage[next(iter(storage))]
         return _json({
             "success": True,
             "image": "/api/storage/" + path,

@@ -137,7 +137,9 @@ class FakeOrgo:
     when on), ``vnc_target`` (``(host, port)`` of a real VNC server for websockify,
     ``None`` = the built-in RFB server), ``rtmp_connections`` (names ``stream/start``
     accepts; ``None`` = any), ``strict`` (reject unknown body fields with 400, so a typo
-    in a client shows up; fields the official SDK sends are always accepted).
+    in a client shows up; fields the official SDK sends are always accepted),
+    ``max_recorded`` (keep only the newest N entries of :attr:`requests`; default: all),
+    ``max_stored_screenshots`` (URL-form screenshots kept for ``/api/storage``).
     """
 
     def __init__(
@@ -153,6 +155,8 @@ class FakeOrgo:
         vnc_target: tuple[str, int] | None = None,
         rtmp_connections: set[str] | None = None,
         strict: bool = True,
+        max_recorded: int | None = None,
+        max_stored_screenshots: int = 256,
     ) -> None:
         self.host = host
         self.port = port
@@ -166,6 +170,9 @@ class FakeOrgo:
         self.vnc_target = vnc_target
         self.rtmp_connections = rtmp_connections
         self.strict = strict
+        # Bounds for long-running servers (the CLI): the oldest entries go first.
+        self.max_recorded = max_recorded
+        self.max_stored_screenshots = max_stored_screenshots
         self.faults = Faults()
         self.requests: list[RecordedRequest] = []
         self.storage: dict[str, bytes] = {}

@@ -247,3 +247,23 @@ async def test_global_latency(fake: FakeOrgo, http: Http) -> None:
     fake.latency = 0.01
     status, _ = await asyncio.wait_for(http.call("GET", "/workspaces"), 5)
     assert status == 200
+
+
+async def test_bounded_recording_and_storage(http: Http, fake: FakeOrgo, running: dict[str, Any]) -> None:
+    fake.max_recorded = 3
+    fake.max_stored_screenshots = 2
+    paths = []
+    for _ in range(4):
+        _, body = await http.call("GET", f"/computers/{running['id']}/screenshot")
+        paths.append(body["metadata"]["storage_path"])
+    assert len(fake.requests) == 3
+    assert list(fake.storage) == paths[-2:]
+    status, _ = await http.call("GET", "/storage/" + paths[0])
+    assert status == 404
+
+
+async def test_route_bug_answers_json_500(http: Http, fake: FakeOrgo, running: dict[str, Any]) -> None:
+    fake.computer(running["id"]).resolution = "garbage"  # width/height cannot parse
+    status, body = await http.call("GET", f"/computers/{running['id']}/screenshot")
+    assert status == 500 and body["error"] == "Internal server error"
+    uuid.UUID(body["request_id"])
