@@ -2,7 +2,8 @@
 
 A :class:`Fault` matches requests by method and path pattern (``{name}`` matches one
 path segment; patterns are relative to ``/api``, so ``/computers/{id}`` and
-``/api/computers/{id}`` are the same) and, for each request it applies to, does in order:
+``/api/computers/{id}`` are the same; ``/desktops/{id}/ws/terminal`` matches a WebSocket
+handshake) and, for each request it applies to, does in order:
 
 1. sleeps ``latency`` seconds (before the route runs);
 2. if ``statuses`` remain, answers the next one with an error body

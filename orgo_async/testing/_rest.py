@@ -503,12 +503,12 @@ class RestApi:
         if fake.max_recorded is not None and len(fake.requests) > fake.max_recorded:
             del fake.requests[: len(fake.requests) - fake.max_recorded]
         path = request.path
-        if not (path == "/api" or path.startswith("/api/")):
-            return await handler(request)  # WebSockets authenticate with their token
-        api_path = path[4:] or "/"
+        is_api = path == "/api" or path.startswith("/api/")
         if fake.latency:
             await asyncio.sleep(fake.latency)
-        applied = fake.faults.take(request.method, api_path)
+        # Faults also apply to WebSocket handshakes (``/desktops/{id}/ws/terminal``), so a
+        # client's reconnect path can meet a 503 before the upgrade.
+        applied = fake.faults.take(request.method, (path[4:] or "/") if is_api else path)
         if applied is not None:
             if applied.latency:
                 await asyncio.sleep(applied.latency)
@@ -523,6 +523,8 @@ class RestApi:
                     applied.status, ERROR_TEXT.get(applied.status, "Injected fault"), rid,
                     headers,
                 )
+        if not is_api:
+            return await handler(request)  # WebSockets authenticate with their token
         try:
             request[API_KEY] = self._authenticate(request)
             response = await handler(request)
@@ -550,10 +552,10 @@ class RestApi:
         half = raw[: max(1, len(raw) // 2)]
         if kind == "truncated":
             return web.Response(status=response.status, body=half,
-                                content_type="application/json")
+                                content_type=response.content_type)
         # "drop": promise the whole body, send half, close the connection.
         stream = web.StreamResponse(status=response.status)
-        stream.content_type = "application/json"
+        stream.content_type = response.content_type
         stream.content_length = max(len(raw), 2)
         await stream.prepare(request)
         await stream.write(half)

@@ -130,3 +130,26 @@ async def test_client_wait_until_sees_the_state_machine() -> None:
         fake.computer(c.id).on_status.append(seen.append)
         c = await orgo.computers.wait_until(c.id, "running", timeout=10)
         assert c.status == "running" and seen == ["starting", "running"]
+
+
+async def test_status_fault_on_websocket_handshake(http: Http, fake: FakeOrgo, running: dict[str, Any]) -> None:
+    fake.faults.statuses("GET", "/desktops/{instance}/ws/events", 503)
+    ws_url = running["connection_url"].replace("http://", "ws://") + f"/ws/events?token={running['vnc_password']}"
+    try:
+        async with http.session.ws_connect(ws_url):
+            raise AssertionError("the handshake should have failed")
+    except aiohttp.WSServerHandshakeError as exc:
+        assert exc.status == 503
+    async with http.session.ws_connect(ws_url) as ws:  # the fault is used up
+        await ws.send_json({"type": "ping"})
+        assert await _next_json(ws) == {"type": "pong"}
+
+
+async def test_truncated_storage_keeps_content_type(http: Http, fake: FakeOrgo, running: dict[str, Any]) -> None:
+    _, body = await http.call("GET", f"/computers/{running['id']}/screenshot")
+    fake.faults.truncated("GET", "/storage/{a}/{b}/{c}/{d}")
+    async with http.session.get(fake.origin + body["image"],
+                                headers={"Authorization": f"Bearer {fake.api_key}"}) as r:
+        data = await r.read()
+        assert r.content_type == "image/png"
+    assert 0 < len(data) < body["metadata"]["size"]
