@@ -5,7 +5,8 @@ binary message is written to TCP as is, each TCP read becomes one binary message
 it, the emulator's own :class:`~orgo_async.testing._rfb.RfbServer` answers (RFB 3.8, VNC
 authentication against the computer's current ``vnc_password``); its key and pointer
 events are recorded on the computer as actions ``vnc_key`` ``{"down", "key"}`` and
-``vnc_pointer`` ``{"buttons", "x", "y"}``.
+``vnc_pointer`` ``{"buttons", "x", "y"}``, and ClientCutText as ``vnc_cut_text``
+``{"text"}`` plus a ``clipboard`` event on the events channel.
 
 Decisions where the reference is silent (§15.1 #5):
 
@@ -79,12 +80,18 @@ async def _builtin(session: WsSession) -> None:
     def on_pointer(buttons: int, x: int, y: int) -> None:
         computer.actions.append(Action("vnc_pointer", {"buttons": buttons, "x": x, "y": y}))
 
+    def on_cut_text(text: str) -> None:
+        # The client pasted into the desktop: the desktop's clipboard changed.
+        computer.actions.append(Action("vnc_cut_text", {"text": text}))
+        computer.events.publish("clipboard", {"content": text})
+
     rfb = RfbServer(
         computer.vnc_password,
         computer.width,
         computer.height,
         on_key=on_key,
         on_pointer=on_pointer,
+        on_cut_text=on_cut_text,
     )
     await session.send_bytes(rfb.start())
     while True:

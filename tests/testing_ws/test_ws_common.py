@@ -194,3 +194,21 @@ async def test_app_shutdown_closes_sockets_1001_and_kills_shells(harness: Harnes
     # Shutdown returned only after the shell was killed and reaped.
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)
+
+
+async def test_fault_on_websockify_after_version(harness: Harness) -> None:
+    harness.computer.ws_faults.append(WsFault("websockify", 1011, after_frames=1))
+    async with harness.connect("websockify") as ws:
+        async with asyncio.timeout(10):
+            assert await ws.recv() == b"RFB 003.008\n"
+        assert await close_code(ws) == 1011
+
+
+async def test_fault_applies_times_connections(harness: Harness) -> None:
+    harness.computer.ws_faults.append(WsFault("events", 4500, after_frames=0, times=2))
+    for _ in range(2):
+        async with harness.connect("events") as ws:
+            assert await close_code(ws) == 4500
+    async with harness.connect("events") as ws:
+        await ws.send(json.dumps({"type": "ping"}))
+        assert await recv_json(ws) == {"type": "pong"}

@@ -186,3 +186,23 @@ async def test_tunnel_target_unreachable_closes_1011(harness: Harness) -> None:
     harness.fake.vnc_target = ("127.0.0.1", port)
     async with harness.connect("websockify") as ws:
         assert await close_code(ws) == 1011
+
+
+async def test_builtin_cut_text_becomes_clipboard_event(harness: Harness) -> None:
+    import json
+    import struct
+
+    async with harness.connect("events") as events:
+        await events.send(json.dumps({"type": "subscribe", "event_types": ["clipboard"]}))
+        assert json.loads(await events.recv()) == {"type": "subscribed", "message": "ok"}
+        async with harness.connect("websockify") as ws:
+            s = WsStream(ws)
+            await handshake(s.recv_exact, s.send, harness.computer.vnc_password)
+            await s.send(struct.pack(">BxxxI", 6, 5) + b"hello")
+            async with asyncio.timeout(10):
+                frame = json.loads(await events.recv())
+    assert frame["event"]["type"] == "clipboard"
+    assert frame["event"]["data"] == {"content": "hello"}
+    assert ("vnc_cut_text", {"text": "hello"}) in [
+        (a.name, a.body) for a in harness.computer.actions
+    ]
