@@ -39,16 +39,30 @@ def _fixture(fn: _F) -> _F:
     return cast("_F", _decorator(fn))
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Register the ``fake_orgo`` marker (options for the fixture's emulator)."""
+    config.addinivalue_line(
+        "markers",
+        "fake_orgo(**options): keyword arguments for the fake_orgo fixture's FakeOrgo, "
+        "e.g. @pytest.mark.fake_orgo(allow_exec=True)",
+    )
+
+
 @_fixture
-async def fake_orgo() -> AsyncIterator[FakeOrgo]:
+async def fake_orgo(request: pytest.FixtureRequest) -> AsyncIterator[FakeOrgo]:
     """A started :class:`~orgo_async.testing.FakeOrgo` on loopback, closed after the test.
 
     State transitions are instant (``Timings.instant()``) so tests never wait for boots;
-    set ``fake_orgo.timings`` to slower values to watch the state machine.
+    set ``fake_orgo.timings`` to slower values to watch the state machine. Other options
+    come from the marker: ``@pytest.mark.fake_orgo(latency=0.01, strict=False)``.
     """
     from ._server import FakeOrgo, Timings
 
-    fake = FakeOrgo(timings=Timings.instant())
+    marker = request.node.get_closest_marker("fake_orgo")
+    options: dict[str, Any] = {"timings": Timings.instant()}
+    if marker is not None:
+        options.update(marker.kwargs)
+    fake = FakeOrgo(**options)
     await fake.start()
     try:
         yield fake

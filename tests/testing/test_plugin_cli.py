@@ -153,3 +153,9 @@ async def test_fake_server_port_in_use() -> None:
             _, err = await proc.communicate()
     assert proc.returncode == 1
     assert "cannot listen" in err.decode()
+
+
+@pytest.mark.fake_orgo(api_key="sk_live_from_marker", strict=False)
+async def test_fake_orgo_marker_options(fake_orgo: FakeOrgo) -> None:
+    assert fake_orgo.api_key == "sk_live_from_marker"
+    assert fake_orgo.strict is False
