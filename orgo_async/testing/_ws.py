@@ -176,6 +176,11 @@ class WsSession:
         return await self.send_json({"type": "error", "message": message})
 
 
+def _close_reason(reason: str) -> bytes:
+    """A close reason within the 123-byte limit, cut on a UTF-8 character boundary."""
+    return reason.encode()[:120].decode("utf-8", errors="ignore").encode()
+
+
 def parse_client_json(data: str) -> tuple[dict[str, Any] | None, str]:
     """Decode a client text frame into an object with a string ``type``.
 
@@ -278,7 +283,7 @@ async def _serve(
         if not ws.closed:
             code = session.close_code if session.close_code is not None else CLOSE_NORMAL
             with contextlib.suppress(ConnectionError, RuntimeError):
-                await ws.close(code=code, message=session.close_reason.encode()[:120])
+                await ws.close(code=code, message=_close_reason(session.close_reason))
     finally:
         session.done.set()
     return ws

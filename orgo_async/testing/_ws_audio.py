@@ -5,7 +5,8 @@ frame (``N * 2 * channels / 50`` bytes) per binary message, paced in real time a
 a monotonic schedule (frame *k* is due at ``t0 + k * 20 ms``, so pacing never drifts).
 The source is a sine tone (:mod:`orgo_async.testing._audio`): 440 Hz on the left/only
 channel, 660 Hz on the right; ``?tone=HZ`` (an emulator-only parameter, integer
-20..``sample_rate/2``) changes the base frequency.
+20..``sample_rate/2``, ``/3`` in stereo so the right channel stays below Nyquist)
+changes the base frequency.
 
 Decisions where the reference is silent or leaves a choice:
 
@@ -41,8 +42,10 @@ def _config_error(rate: int | None, channels: int | None, tone: int | None) -> s
         return f"sample_rate must be an integer {MIN_RATE}..{MAX_RATE} and a multiple of 50"
     if channels not in (1, 2):
         return "channels must be 1 or 2"
-    if tone is None or not 20 <= tone <= rate // 2:
-        return "tone must be an integer 20..sample_rate/2"
+    # The right channel plays 1.5 x tone: keep it below Nyquist too.
+    top = rate // 2 if channels == 1 else rate // 3
+    if tone is None or not 20 <= tone <= top:
+        return f"tone must be an integer 20..{top} at this sample_rate and channels"
     return ""
 
 

@@ -107,6 +107,7 @@ async def test_ping_pong_among_pcm(harness: Harness) -> None:
         {"channels": 3},
         {"channels": 0},
         {"tone": 5},
+        {"sample_rate": 8000, "channels": 2, "tone": 3000},
     ],
 )
 async def test_invalid_config_error_then_4500(harness: Harness, query: dict[str, Any]) -> None:

@@ -212,3 +212,11 @@ async def test_fault_applies_times_connections(harness: Harness) -> None:
     async with harness.connect("events") as ws:
         await ws.send(json.dumps({"type": "ping"}))
         assert await recv_json(ws) == {"type": "pong"}
+
+
+async def test_long_unicode_fault_reason_is_cut_cleanly(harness: Harness) -> None:
+    harness.computer.ws_faults.append(WsFault("events", 4500, after_frames=0, reason="é" * 100))
+    async with harness.connect("events") as ws:
+        assert await close_code(ws) == 4500
+        assert ws.protocol.close_rcvd is not None
+        assert set(ws.protocol.close_rcvd.reason) == {"é"}
