@@ -24,7 +24,8 @@
     │   ├── ComputerGoingAwayError        1001 (server shutting down or computer stopping)
     │   ├── SessionLostError              the terminal's shell is gone and cannot resume
     │   ├── HeartbeatTimeoutError         no pong in time: the connection is dead
-    │   └── ChannelProtocolError          a frame that breaks the channel's protocol
+    │   ├── ChannelProtocolError          a frame that breaks the channel's protocol
+    │   └── EventSubscriptionError        the server refused an events subscription
     ├── ComputerStateError            a computer entered ``error`` while being waited on
     └── WaitTimeoutError              wait_until gave up (also a TimeoutError)
 
@@ -52,6 +53,7 @@ __all__ = [
     "ComputerNotRunningError",
     "ComputerStateError",
     "ConflictError",
+    "EventSubscriptionError",
     "HeartbeatTimeoutError",
     "InternalServerError",
     "NotFoundError",
@@ -285,6 +287,10 @@ class HeartbeatTimeoutError(WebSocketError):
 
 class ChannelProtocolError(WebSocketError):
     """A frame that breaks the channel's protocol (malformed JSON, wrong types, oversized)."""
+
+
+class EventSubscriptionError(WebSocketError):
+    """The server refused a subscription (e.g. ``Unknown event type: invalid_type``)."""
 
 
 class WaitTimeoutError(OrgoError, TimeoutError):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from .._errors import EventSubscriptionError
 from .._protocol.close_codes import ReconnectPolicy
 from ._channel import ChannelOptions
 from ._connection import ComputerLike, Connection, SecretURL
@@ -19,7 +20,7 @@ from ._proxy import DesktopProxy
 
 if TYPE_CHECKING:
     from ._audio import Audio, Recording
-    from ._events import AnyEvent, Events, EventSubscriptionError
+    from ._events import AnyEvent, Events
     from ._terminal import RunResult, Terminal
     from ._vnc import Vnc, VncBridge
 
@@ -46,7 +47,6 @@ _LAZY = {
     "Recording": "._audio",
     "AnyEvent": "._events",
     "Events": "._events",
-    "EventSubscriptionError": "._events",
     "RunResult": "._terminal",
     "Terminal": "._terminal",
     "Vnc": "._vnc",

@@ -7,7 +7,7 @@ from collections import deque
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, TypeAlias
 
-from .._errors import WebSocketError
+from .._errors import EventSubscriptionError, WebSocketError
 from .._protocol import events
 from .._protocol.close_codes import CloseKind
 from .._protocol.codec import Unknown
@@ -18,17 +18,13 @@ if TYPE_CHECKING:
 
     from ._connection import Connection
 
-__all__ = ["AnyEvent", "EventSubscriptionError", "Events"]
+__all__ = ["AnyEvent", "Events"]
 
 #: What iterating an :class:`Events` channel yields: a typed event, an
 #: :class:`~orgo_async._protocol.events.UnknownEvent` for an event type this SDK does not
 #: know, or :class:`~orgo_async._protocol.codec.Unknown` for an unknown message type.
 #: Every one has ``.type`` and ``.data``.
 AnyEvent: TypeAlias = "events.Event | events.UnknownEvent | Unknown"
-
-
-class EventSubscriptionError(WebSocketError):
-    """The server refused a subscription (e.g. ``Unknown event type: invalid_type``)."""
 
 
 class Events(Channel):
