@@ -22,6 +22,7 @@ __all__ = ["build_parser", "main"]
 _SUBCOMMANDS: tuple[tuple[str, str, str], ...] = (
     ("demo", "._demo", "start the embedded emulator and show the whole SDK working"),
     ("fake-server", "._fake_server", "run the Orgo emulator standalone (REST + WebSockets)"),
+    ("vnc-bridge", "._vnc_bridge", "serve a local port for native VNC viewers (via websockify)"),
 )
 
 
