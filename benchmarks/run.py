@@ -20,11 +20,18 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ._common import fmt_ratio, official_python, run_server
+from ._common import Server, fmt_ratio, official_python, run_server
 
 README = Path(__file__).resolve().parent / "README.md"
 START, END = "<!-- bench:start -->", "<!-- bench:end -->"
 SCENARIOS = ("decode", "fleet", "startup", "ws")
+FLEET_NOTE = (
+    "`ours / this` > 1 means ours is faster. `fraction of C/latency` is req/s divided by "
+    "the ideal concurrency / server latency. CPU columns: share of one core used by the "
+    "client process and by the server process during the timed runs. httpx and the "
+    "official SDK are measured at the smaller size only (at their rate 10,000 polls take "
+    "10-50 s per repetition)."
+)
 
 
 def machine() -> str:
@@ -156,61 +163,79 @@ def main(argv: list[str] | None = None) -> int:
     def log(msg: str) -> None:
         print(msg, file=sys.stderr, flush=True)
 
+    def guarded(title: str, fn: Any) -> None:
+        # One broken scenario (e.g. a half-landed module) must not lose the others.
+        try:
+            fn()
+        except Exception as e:
+            import traceback
+
+            traceback.print_exc()
+            emit(title, f"failed: {type(e).__name__}: {e}")
+
     info = machine()
     print(f"machine: {info}", flush=True)
-    if "decode" in a.only:
+
+    def do_decode() -> None:
         from .scenarios import decode
 
         log("decode ...")
         table, res["decode"] = decode.run(reps=2 if quick else 7, target=0.01 if quick else 0.2)
         emit("Decode (JSON bytes -> typed object)", table)
+
+    def do_fleet(server: Server) -> None:
+        from .scenarios import fleet
+
+        sizes = [40] if quick else [1_000, 10_000]
+        table, res["fleet"] = fleet.run(
+            server,
+            sizes=sizes,
+            concurrencies=[8] if quick else [100, 500],
+            latencies=[0, 5] if quick else [0, 50],
+            reps=1 if quick else 3,
+            rounds=1 if quick else 2,
+            slow_reps=1 if quick else 3,
+            slow_max_n=sizes[0],
+            log=log,
+        )
+        emit("Fleet poll (`GET /computers/{id}`)", table, FLEET_NOTE)
+
+    def do_imports() -> None:
+        from .scenarios import startup
+
+        log("import time ...")
+        table, res["imports"] = startup.run_imports(reps=1 if quick else 7)
+        emit("Import time", table)
+
+    def do_memory(server: Server) -> None:
+        from .scenarios import startup
+
+        log("memory ...")
+        table, res["memory"] = startup.run_memory(
+            server, sizes=(40, 80) if quick else (1_000, 10_000), c=8 if quick else 500
+        )
+        emit("Peak memory of a fleet poll (fresh process per row)", table)
+
+    def do_ws(server: Server) -> None:
+        from .scenarios import ws
+
+        log("terminal and audio ...")
+        if quick:
+            table, res["ws"] = ws.run(server, keystrokes=20, count=20, size=256, frames=200, reps=1)
+        else:
+            table, res["ws"] = ws.run(server)
+        emit("Terminal and audio WebSockets", table)
+
+    if "decode" in a.only:
+        guarded("Decode", do_decode)
     with run_server() as server:
         if "fleet" in a.only:
-            from .scenarios import fleet
-
-            sizes = [40] if quick else [1_000, 10_000]
-            table, res["fleet"] = fleet.run(
-                server,
-                sizes=sizes,
-                concurrencies=[8] if quick else [100, 500],
-                latencies=[0, 5] if quick else [0, 50],
-                reps=1 if quick else 3,
-                rounds=1 if quick else 2,
-                slow_reps=1 if quick else 3,
-                slow_max_n=sizes[0],
-                log=log,
-            )
-            emit(
-                "Fleet poll (`GET /computers/{id}`)",
-                table,
-                "`ours / this` > 1 means ours is faster. `fraction of C/latency` is req/s "
-                "divided by the ideal concurrency / server latency. CPU columns: share of one "
-                "core used by the client process and by the server process during the timed "
-                "runs. httpx and the official SDK are measured at the smaller size only (at "
-                "their rate 10,000 polls take 10-50 s per repetition).",
-            )
+            guarded("Fleet poll", lambda: do_fleet(server))
         if "startup" in a.only:
-            from .scenarios import startup
-
-            log("import time ...")
-            table, res["imports"] = startup.run_imports(reps=1 if quick else 7)
-            emit("Import time", table)
-            log("memory ...")
-            table, res["memory"] = startup.run_memory(
-                server, sizes=(40, 80) if quick else (1_000, 10_000), c=8 if quick else 500
-            )
-            emit("Peak memory of a fleet poll (fresh process per row)", table)
+            guarded("Import time", do_imports)
+            guarded("Peak memory", lambda: do_memory(server))
         if "ws" in a.only:
-            from .scenarios import ws
-
-            log("terminal and audio ...")
-            if quick:
-                table, res["ws"] = ws.run(
-                    server, keystrokes=20, count=20, size=256, frames=200, reps=1
-                )
-            else:
-                table, res["ws"] = ws.run(server)
-            emit("Terminal and audio WebSockets", table)
+            guarded("Terminal and audio WebSockets", lambda: do_ws(server))
     emit("Targets (issue 5)", md_table(["target", "measured", "verdict"], targets(res)))
     elapsed = time.perf_counter() - started
     stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
