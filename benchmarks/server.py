@@ -42,6 +42,10 @@ _NOT_FOUND = b'{"error":"Computer not found","request_id":"00000000-0000-0000-00
 _API_PREFIX = b"/api/computers/"
 
 _requests = 0
+# Delayed responses: how late they really went out (timer granularity is ~1 ms), so the
+# fleet table can compare with the latency the server actually delivered.
+_delayed = 0
+_delay_total = 0.0
 
 
 def cpu_seconds() -> float:
@@ -78,7 +82,13 @@ def _route(target: bytes) -> tuple[bytes, bytes, float]:
             _requests += 1
             return b"200 OK", _COMPUTER_HEAD + cid + _COMPUTER_TAIL, delay
     elif path == b"/_stats":
-        stats = {"cpu": cpu_seconds(), "requests": _requests, "pid": os.getpid()}
+        stats = {
+            "cpu": cpu_seconds(),
+            "requests": _requests,
+            "delayed": _delayed,
+            "delay_total": _delay_total,
+            "pid": os.getpid(),
+        }
         return b"200 OK", json.dumps(stats).encode(), 0.0
     return b"404 Not Found", _NOT_FOUND, delay
 
@@ -120,10 +130,16 @@ class _HTTP(asyncio.Protocol):
             status, body, delay = _route(parts[1] if len(parts) > 1 else b"/")
             out = _response(status, body, close)
             if delay > 0:
-                self._loop.call_later(delay, self._send, out, close)
+                self._loop.call_later(delay, self._send_late, out, close, self._loop.time())
             else:
                 self._send(out, close)
         self._buf = buf
+
+    def _send_late(self, out: bytes, close: bool, arrived: float) -> None:
+        global _delayed, _delay_total
+        _delayed += 1
+        _delay_total += self._loop.time() - arrived
+        self._send(out, close)
 
     def _send(self, out: bytes, close: bool) -> None:
         t = self._transport
