@@ -290,6 +290,13 @@ class HTTPPipeline:
         self.options = options
         self.transport = transport
         self._timeouts: dict[tuple[float, float], aiohttp.ClientTimeout] = {}
+        # Built once: the hot path of a fleet poll reuses them untouched (aiohttp copies
+        # headers into its own multidict, so sharing the dict is safe).
+        self._base_headers: dict[str, str] = {"Accept": "application/json", **options.headers}
+        self._get_headers: dict[str, str] | None = (
+            {**self._base_headers, **self._static_auth} if self._static_auth is not None else None
+        )
+        self._default_timeout = self._timeout(options.timeout)
 
     def with_options(self, options: RequestOptions) -> HTTPPipeline:
         return HTTPPipeline(
@@ -342,7 +349,10 @@ class HTTPPipeline:
         ok_statuses: frozenset[int] | None = None,
     ) -> T:
         """Send ``route`` with its ``{}`` placeholders filled by validated, quoted ``ids``."""
-        path = route.path.format(*[check_id(i) for i in ids]) if ids else route.path
+        if len(ids) == 1:
+            path = route.path.format(check_id(ids[0]))
+        else:
+            path = route.path.format(*[check_id(i) for i in ids]) if ids else route.path
         return await self.request(
             route.method,
             path,
@@ -424,18 +434,27 @@ class HTTPPipeline:
         if params:
             target = target.with_query(params)
         body: bytes | None = content
-        req_headers: dict[str, str] = {"Accept": "application/json"}
-        if json is not None:
-            body = _encoder.encode(json)
-            req_headers["Content-Type"] = "application/json"
-        if opts.headers:
-            req_headers.update(opts.headers)
-        if headers:
-            req_headers.update(headers)
-        total_timeout = timeout if timeout is not None else opts.timeout
-        client_timeout = self._timeout(total_timeout)
+        req_headers: dict[str, str]
+        fixed_headers = self._get_headers
+        if json is None and not headers and auth and fixed_headers is not None:
+            req_headers = fixed_headers  # the common case: nothing to add, nothing to copy
+            auth = False  # already in there
+        else:
+            req_headers = dict(self._base_headers)
+            if json is not None:
+                body = _encoder.encode(json)
+                req_headers["Content-Type"] = "application/json"
+            if headers:
+                req_headers.update(headers)
+        if timeout is None:
+            total_timeout = opts.timeout
+            client_timeout = self._default_timeout
+        else:
+            total_timeout = timeout
+            client_timeout = self._timeout(timeout)
         retries = opts.max_retries if max_retries is None else max_retries
-        loop = asyncio.get_running_loop()
+        loop = transport.loop
+        assert loop is not None
         log_path = path if url is None else URL(full_url).path
         attempt = 0
         while True:
@@ -443,9 +462,10 @@ class HTTPPipeline:
             if auth:
                 static = self._static_auth
                 req_headers.update(static if static is not None else await self._auth_headers())
-            wait = transport.blocked_until - loop.time()
-            if wait > 0:
-                await _sleep(wait)
+            if transport.blocked_until:
+                wait = transport.blocked_until - loop.time()
+                if wait > 0:
+                    await _sleep(wait)
             started = loop.time()
             try:
                 async with session.request(
@@ -579,6 +599,12 @@ class HTTPPipeline:
         method: str,
         path: str,
     ) -> Any:
+        dec = _decoders.get(tp)
+        if dec is not None and data:
+            try:
+                return dec.decode(data)
+            except (msgspec.ValidationError, msgspec.DecodeError):
+                pass  # fall through to the slow path, which says what is wrong
         if tp is None:
             return None
         if tp is RawResponse:
