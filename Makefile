@@ -1,7 +1,8 @@
 # make demo   - set up .venv and run the demo against the embedded emulator
 # make test   - set up .venv and run the whole test suite (what CI runs)
 # make lint   - ruff + mypy --strict
-# make bench  - run the benchmarks side by side and print the table
+# make bench  - run the benchmarks side by side, print the tables, rewrite benchmarks/README.md
+#               (about 6 minutes; BENCH_ARGS=--quick for tiny sizes, "--only fleet decode")
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -26,7 +27,7 @@ lint: $(STAMP)
 	$(BIN)/mypy --strict orgo_async
 
 bench: $(STAMP)
-	$(BIN)/python -m benchmarks.run
+	$(BIN)/python -m benchmarks.run $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .cache
