@@ -26,8 +26,10 @@ _known: OrderedDict[str, None] = OrderedDict()
 def remember(value: str) -> None:
     """Register a secret value that arrived as a plain str (e.g. in a decoded model)."""
     # Very short values would redact innocent text ("a", "1"); real keys and
-    # passwords are far longer.
-    if len(value) < 6:
+    # passwords are far longer. A polled fleet decodes the same passwords again and
+    # again: known values return at once (about a quarter of a Computer's decode time
+    # otherwise), at the price of not refreshing their place in the bounded registry.
+    if len(value) < 6 or value in _known:
         return
     _known[value] = None
     _known.move_to_end(value)
