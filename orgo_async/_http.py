@@ -289,7 +289,6 @@ class HTTPPipeline:
             self._static_auth = {"Authorization": f"Bearer {api_key.get()}"}
         self.options = options
         self.transport = transport
-        self._timeouts: dict[tuple[float, float], aiohttp.ClientTimeout] = {}
         # Built once: the hot path of a fleet poll reuses them untouched (aiohttp copies
         # headers into its own multidict, so sharing the dict is safe).
         self._base_headers: dict[str, str] = {"Accept": "application/json", **options.headers}
@@ -311,30 +310,20 @@ class HTTPPipeline:
     async def _auth_headers(self) -> dict[str, str]:
         if self._static_auth is not None:
             return self._static_auth
-        key = self._api_key
-        if isinstance(key, Secret):  # pragma: no cover - handled by _static_auth
-            value = key.get()
-        else:
-            produced = cast(Callable[[], Any], key)()
-            if asyncio.iscoroutine(produced) or isinstance(produced, Awaitable):
-                produced = await produced
-            if not isinstance(produced, str) or not produced:
-                raise TypeError("the api_key callable must return a non-empty str")
-            value = Secret(produced).get()
-        return {"Authorization": f"Bearer {value}"}
+        # A callable key (sync or async) is asked on every attempt, so keys can rotate.
+        produced = cast(Callable[[], Any], self._api_key)()
+        if asyncio.iscoroutine(produced) or isinstance(produced, Awaitable):
+            produced = await produced
+        if not isinstance(produced, str) or not produced:
+            raise TypeError("the api_key callable must return a non-empty str")
+        return {"Authorization": f"Bearer {Secret(produced).get()}"}
 
     def _timeout(self, total: float) -> aiohttp.ClientTimeout:
-        connect = min(total, self.options.connect_timeout)
-        key = (total, connect)
-        t = self._timeouts.get(key)
-        if t is None:
-            # sock_connect makes a connect timeout distinguishable (ConnectionTimeoutError):
-            # that request provably never reached the server.
-            t = self._timeouts[key] = aiohttp.ClientTimeout(total=total, sock_connect=connect)
-        return t
-
-    def url_for(self, path: str) -> str:
-        return self.base_url + path
+        # sock_connect makes a connect timeout distinguishable (ConnectionTimeoutError):
+        # that request provably never reached the server.
+        return aiohttp.ClientTimeout(
+            total=total, sock_connect=min(total, self.options.connect_timeout)
+        )
 
     # -- the pipeline -----------------------------------------------------------------
 
@@ -440,10 +429,12 @@ class HTTPPipeline:
             target = target.with_query(params)
         body: bytes | None = content
         req_headers: dict[str, str]
-        fixed_headers = self._get_headers
-        if json is None and not headers and auth and fixed_headers is not None:
-            req_headers = fixed_headers  # the common case: nothing to add, nothing to copy
-            auth = False  # already in there
+        prebuilt = self._get_headers
+        # The common case (a GET with a static key) sends the prebuilt dict as is.
+        add_auth = auth
+        if json is None and not headers and auth and prebuilt is not None:
+            req_headers = prebuilt
+            add_auth = False
         else:
             req_headers = dict(self._base_headers)
             if json is not None:
@@ -464,9 +455,8 @@ class HTTPPipeline:
         attempt = 0
         while True:
             attempt += 1
-            if auth:
-                static = self._static_auth
-                req_headers.update(static if static is not None else await self._auth_headers())
+            if add_auth:
+                req_headers.update(await self._auth_headers())
             if transport.blocked_until:
                 wait = transport.blocked_until - loop.time()
                 if wait > 0:
