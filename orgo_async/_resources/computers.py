@@ -425,9 +425,7 @@ class Computers:
             "button": _one_of("button", button, _DRAG_BUTTONS),
             "duration": duration,
         }
-        return await self._pipeline.call(
-            _DRAG, computer_id, json=body, cast=ActionResult, timeout=None
-        )
+        return await self._pipeline.call(_DRAG, computer_id, json=body, cast=ActionResult)
 
     async def scroll(
         self,

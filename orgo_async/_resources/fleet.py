@@ -10,7 +10,6 @@ of ids and push results into a bounded queue. At most ``concurrency`` requests (
 from __future__ import annotations
 
 import asyncio
-import time
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from typing import Generic, TypeVar
@@ -271,8 +270,3 @@ class Watch(Generic[T]):
 
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
-
-
-def deadline(timeout: float | None) -> float:
-    """Monotonic deadline for a timeout (``inf`` for None)."""
-    return float("inf") if timeout is None else time.monotonic() + timeout
