@@ -24,6 +24,7 @@ test: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check orgo_async tests benchmarks
+	$(BIN)/ruff format --check orgo_async tests benchmarks
 	$(BIN)/mypy --strict orgo_async
 
 bench: $(STAMP)

@@ -33,15 +33,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="address (default 127.0.0.1)")
     parser.add_argument("--api-key", default=None, help="accepted key (default: a fresh one)")
     parser.add_argument(
-        "--allow-exec", action="store_true",
+        "--allow-exec",
+        action="store_true",
         help="run /bash and /exec FOR REAL on this machine (dangerous; testing only)",
     )
     parser.add_argument(
-        "--boot-delay", type=float, default=0.0,
+        "--boot-delay",
+        type=float,
+        default=0.0,
         help="seconds each state transition takes (default 0: instant)",
     )
     parser.add_argument(
-        "--vnc-target", default=None, metavar="HOST:PORT",
+        "--vnc-target",
+        default=None,
+        metavar="HOST:PORT",
         help="tunnel websockify to this real VNC server instead of the built-in one",
     )
 
@@ -85,13 +90,16 @@ async def serve(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
         print(
             f"WARNING: listening on {args.host}, not loopback: anyone who can reach this "
             "port and knows the key can drive the emulator.",
-            file=sys.stderr, flush=True,
+            file=sys.stderr,
+            flush=True,
         )
     try:
         await fake.start()
     except OSError as exc:
-        print(f"error: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}",
-              file=sys.stderr)
+        print(
+            f"error: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}",
+            file=sys.stderr,
+        )
         return 1
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -141,9 +141,7 @@ class Faults:
             count = times
         if count is not None and count < 1:
             raise ValueError("times must be >= 1 or None")
-        fault = Fault(
-            method, path, deque(statuses), latency, kind, retry_after, count, body
-        )
+        fault = Fault(method, path, deque(statuses), latency, kind, retry_after, count, body)
         self._faults.append(fault)
         return fault
 

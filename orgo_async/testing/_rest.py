@@ -116,8 +116,9 @@ EVENT_CATALOG: list[dict[str, Any]] = [
 class ApiError(Exception):
     """Raised by a route to answer ``status`` with ``{"error": message, **extra}``."""
 
-    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None,
-                 **extra: Any) -> None:
+    def __init__(
+        self, status: int, message: str, headers: dict[str, str] | None = None, **extra: Any
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
@@ -131,13 +132,18 @@ def _bad(message: str) -> NoReturn:
 
 def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
     return web.Response(
-        status=status, body=msgspec.json.encode(data), content_type="application/json",
+        status=status,
+        body=msgspec.json.encode(data),
+        content_type="application/json",
         headers=headers,
     )
 
 
 def error_response(
-    status: int, message: str, request_id: str, headers: dict[str, str] | None = None,
+    status: int,
+    message: str,
+    request_id: str,
+    headers: dict[str, str] | None = None,
     **extra: Any,
 ) -> web.Response:
     """The documented error body (§1.4)."""
@@ -180,8 +186,13 @@ def _fields(fake: FakeOrgo, body: dict[str, Any], allowed: tuple[str, ...]) -> N
 
 
 def _int(
-    body: dict[str, Any], name: str, *, required: bool = False, minimum: int | None = None,
-    maximum: int | None = None, allowed: tuple[int, ...] | None = None,
+    body: dict[str, Any],
+    name: str,
+    *,
+    required: bool = False,
+    minimum: int | None = None,
+    maximum: int | None = None,
+    allowed: tuple[int, ...] | None = None,
     missing: str | None = None,
 ) -> int | None:
     if name not in body or body[name] is None:
@@ -201,7 +212,11 @@ def _int(
 
 
 def _num(
-    body: dict[str, Any], name: str, *, required: bool = False, minimum: float | None = None,
+    body: dict[str, Any],
+    name: str,
+    *,
+    required: bool = False,
+    minimum: float | None = None,
     maximum: float | None = None,
 ) -> float | None:
     if name not in body or body[name] is None:
@@ -219,8 +234,13 @@ def _num(
 
 
 def _str(
-    body: dict[str, Any], name: str, *, required: bool = False, allowed: tuple[str, ...] = (),
-    nonempty: bool = False, missing: str | None = None,
+    body: dict[str, Any],
+    name: str,
+    *,
+    required: bool = False,
+    allowed: tuple[str, ...] = (),
+    nonempty: bool = False,
+    missing: str | None = None,
 ) -> str | None:
     if name not in body or body[name] is None:
         if required:
@@ -280,9 +300,7 @@ def computer_json(fake: FakeOrgo, c: FakeComputer) -> dict[str, Any]:
     return data
 
 
-def workspace_json(
-    fake: FakeOrgo, ws: FakeWorkspace, *, desktops: bool = True
-) -> dict[str, Any]:
+def workspace_json(fake: FakeOrgo, ws: FakeWorkspace, *, desktops: bool = True) -> dict[str, Any]:
     """The workspace object (§2.2), with ``desktops`` in list/get answers."""
     data: dict[str, Any] = {
         "id": ws.id,
@@ -295,9 +313,7 @@ def workspace_json(
     }
     if desktops:
         data["desktops"] = [
-            computer_json(fake, c)
-            for c in fake.world.computers.values()
-            if c.workspace_id == ws.id
+            computer_json(fake, c) for c in fake.world.computers.values() if c.workspace_id == ws.id
         ]
     return data
 
@@ -411,8 +427,9 @@ class MiniShell:
         if name == "rm":
             missing = [p for p in rest if not p.startswith("-") and not self._delete(_abs(p))]
             if missing and "-f" not in rest and "-rf" not in rest:
-                return "".join(f"rm: cannot remove '{p}': No such file or directory\n"
-                               for p in missing), 1
+                return "".join(
+                    f"rm: cannot remove '{p}': No such file or directory\n" for p in missing
+                ), 1
             return "", 0
         if name == "cat":
             out, code = [], 0
@@ -435,7 +452,7 @@ class MiniShell:
         if name == "ls":
             target = _abs(next((a for a in rest if not a.startswith("-")), "."))
             prefix = target.rstrip("/") + "/"
-            names = sorted({p[len(prefix):].split("/")[0] for p in files if p.startswith(prefix)})
+            names = sorted({p[len(prefix) :].split("/")[0] for p in files if p.startswith(prefix)})
             return "".join(n + "\n" for n in names), 0
         return "", 0
 
@@ -452,8 +469,12 @@ def _default_exec(code: str) -> dict[str, Any]:
     out: list[str] = []
     for stmt in tree.body:
         call = stmt.value if isinstance(stmt, ast.Expr) else None
-        if isinstance(call, ast.Call) and isinstance(call.func, ast.Name) \
-                and call.func.id == "print" and not call.keywords:
+        if (
+            isinstance(call, ast.Call)
+            and isinstance(call.func, ast.Name)
+            and call.func.id == "print"
+            and not call.keywords
+        ):
             try:
                 values = [ast.literal_eval(a) for a in call.args]
             except ValueError:
@@ -496,8 +517,13 @@ class RestApi:
                 parsed = msgspec.json.decode(body)
         fake.requests.append(
             RecordedRequest(
-                request.method, request.path, dict(request.query), dict(request.headers),
-                body, rid, parsed,
+                request.method,
+                request.path,
+                dict(request.query),
+                dict(request.headers),
+                body,
+                rid,
+                parsed,
             )
         )
         if fake.max_recorded is not None and len(fake.requests) > fake.max_recorded:
@@ -520,7 +546,9 @@ class RestApi:
                     ra = applied.retry_after
                     headers["Retry-After"] = str(int(ra)) if float(ra).is_integer() else str(ra)
                 return error_response(
-                    applied.status, ERROR_TEXT.get(applied.status, "Injected fault"), rid,
+                    applied.status,
+                    ERROR_TEXT.get(applied.status, "Injected fault"),
+                    rid,
                     headers,
                 )
         if not is_api:
@@ -547,12 +575,16 @@ class RestApi:
         body = response.body if isinstance(response, web.Response) else b""
         raw = body if isinstance(body, bytes) else b""
         if kind == "malformed":
-            return web.Response(status=response.status, body=bad or b"<html>oops</html>",
-                                content_type="application/json")
+            return web.Response(
+                status=response.status,
+                body=bad or b"<html>oops</html>",
+                content_type="application/json",
+            )
         half = raw[: max(1, len(raw) // 2)]
         if kind == "truncated":
-            return web.Response(status=response.status, body=half,
-                                content_type=response.content_type)
+            return web.Response(
+                status=response.status, body=half, content_type=response.content_type
+            )
         # "drop": promise the whole body, send half, close the connection.
         stream = web.StreamResponse(status=response.status)
         stream.content_type = response.content_type
@@ -619,8 +651,9 @@ class RestApi:
         for ws in self.fake.world.workspaces.values():
             if ws.user_id == key.user_id and ws.name == name:
                 _bad(f"A workspace named '{name}' already exists")
-        ws = FakeWorkspace(id=new_uuid(), name=name, user_id=key.user_id, status=status,
-                           icon_url=icon)
+        ws = FakeWorkspace(
+            id=new_uuid(), name=name, user_id=key.user_id, status=status, icon_url=icon
+        )
         self.fake.world.workspaces[ws.id] = ws
         return _json(workspace_json(self.fake, ws, desktops=False), 201)
 
@@ -657,10 +690,12 @@ class RestApi:
     def _check_capacity(self, cpu: float, ram: int) -> None:
         plan = self.fake.plan
         if cpu > plan.max_vcpus or ram > plan.max_mem_gb:
-            raise ApiError(403, f"Requested size exceeds your plan's limit "
-                                f"({plan.max_vcpus} vCPU, {plan.max_mem_gb} GB)")
-        if plan.max_computers is not None and \
-                len(self.fake.world.computers) >= plan.max_computers:
+            raise ApiError(
+                403,
+                f"Requested size exceeds your plan's limit "
+                f"({plan.max_vcpus} vCPU, {plan.max_mem_gb} GB)",
+            )
+        if plan.max_computers is not None and len(self.fake.world.computers) >= plan.max_computers:
             raise ApiError(403, f"Plan limit reached: at most {plan.max_computers} computers")
 
     def _boot(self, c: FakeComputer, first: str) -> None:
@@ -697,10 +732,24 @@ class RestApi:
 
     async def create_computer(self, request: web.Request) -> web.Response:
         body = await read_body(request)
-        _fields(self.fake, body, (
-            "workspace_id", "project_id", "name", "os", "ram", "cpu", "disk_size_gb",
-            "resolution", "auto_stop_minutes", "template_ref", "image", "gpu",
-        ))
+        _fields(
+            self.fake,
+            body,
+            (
+                "workspace_id",
+                "project_id",
+                "name",
+                "os",
+                "ram",
+                "cpu",
+                "disk_size_gb",
+                "resolution",
+                "auto_stop_minutes",
+                "template_ref",
+                "image",
+                "gpu",
+            ),
+        )
         ws_id = _str(body, "workspace_id") or _str(body, "project_id")
         if not ws_id:
             _bad("'workspace_id' is required")
@@ -729,10 +778,18 @@ class RestApi:
             _bad(f"A computer named '{name}' already exists in this workspace")
         self._check_capacity(cpu, ram)
         c = FakeComputer(
-            id=new_uuid(), name=name, workspace_id=ws.id, os=os_name, ram=ram,
-            cpu=int(cpu) if float(cpu).is_integer() else cpu, disk_size_gb=disk,
-            resolution=resolution, auto_stop_minutes=auto_stop, template_ref=template,
-            gpu=gpu, image=image,
+            id=new_uuid(),
+            name=name,
+            workspace_id=ws.id,
+            os=os_name,
+            ram=ram,
+            cpu=int(cpu) if float(cpu).is_integer() else cpu,
+            disk_size_gb=disk,
+            resolution=resolution,
+            auto_stop_minutes=auto_stop,
+            template_ref=template,
+            gpu=gpu,
+            image=image,
         )
         c.screen.pointer = (c.width // 2, c.height // 2)
         self.fake.world.computers[c.id] = c
@@ -760,14 +817,22 @@ class RestApi:
             c.rotate_password()
             self._boot(c, "starting")
         host, _, port = self.fake.hostname.rpartition(":")
-        return _json({
-            "success": True, "status": c.status,
-            "instance_details": {
-                "publicHost": host, "vncHost": host, "apiPort": int(port),
-                "vncPort": int(port), "webPort": int(port), "resolution": c.resolution,
-                "id": c.instance_id, "name": c.name,
-            },
-        })
+        return _json(
+            {
+                "success": True,
+                "status": c.status,
+                "instance_details": {
+                    "publicHost": host,
+                    "vncHost": host,
+                    "apiPort": int(port),
+                    "vncPort": int(port),
+                    "webPort": int(port),
+                    "resolution": c.resolution,
+                    "id": c.instance_id,
+                    "name": c.name,
+                },
+            }
+        )
 
     # lifecycle -----------------------------------------------------------------------------
 
@@ -793,6 +858,7 @@ class RestApi:
         if t.stop == 0:
             c.set_status("stopped")
         else:
+
             async def go() -> None:
                 await asyncio.sleep(t.stop)
                 if c.status == "stopping":
@@ -819,6 +885,7 @@ class RestApi:
         if t.restart == 0:
             back()
         else:
+
             async def go() -> None:
                 await asyncio.sleep(t.restart)
                 if c.status == "restarting":
@@ -839,10 +906,19 @@ class RestApi:
             name = f"{src.name} (clone {n})"
             n += 1
         c = FakeComputer(
-            id=new_uuid(), name=name, workspace_id=src.workspace_id, os=src.os, ram=src.ram,
-            cpu=src.cpu, disk_size_gb=src.disk_size_gb, resolution=src.resolution,
-            auto_stop_minutes=src.auto_stop_minutes, template_ref=src.template_ref,
-            gpu=src.gpu, image=src.image, files=dict(src.files),
+            id=new_uuid(),
+            name=name,
+            workspace_id=src.workspace_id,
+            os=src.os,
+            ram=src.ram,
+            cpu=src.cpu,
+            disk_size_gb=src.disk_size_gb,
+            resolution=src.resolution,
+            auto_stop_minutes=src.auto_stop_minutes,
+            template_ref=src.template_ref,
+            gpu=src.gpu,
+            image=src.image,
+            files=dict(src.files),
             bandwidth_limit_mbps=src.bandwidth_limit_mbps,
         )
         c.screen.pointer = (c.width // 2, c.height // 2)
@@ -874,9 +950,17 @@ class RestApi:
         422 all failed."""
         c = self._computer(request)
         body = await read_body(request)
-        _fields(self.fake, body, (
-            "vcpus", "mem_gb", "disk_size_gb", "bandwidth_limit_mbps", "auto_stop_minutes",
-        ))
+        _fields(
+            self.fake,
+            body,
+            (
+                "vcpus",
+                "mem_gb",
+                "disk_size_gb",
+                "bandwidth_limit_mbps",
+                "auto_stop_minutes",
+            ),
+        )
         vcpus = _int(body, "vcpus", allowed=RESIZE_VCPUS)
         mem = _int(body, "mem_gb", allowed=RESIZE_MEM_GB)
         disk = _int(body, "disk_size_gb", minimum=1)
@@ -889,33 +973,52 @@ class RestApi:
         plan = self.fake.plan
         results: dict[str, dict[str, Any]] = {}
 
-        def attempt(key: str, requested: int | None, cap: int, unit: int,
-                    current: int, apply: Callable[[int], None]) -> None:
+        def attempt(
+            key: str,
+            requested: int | None,
+            cap: int,
+            unit: int,
+            current: int,
+            apply: Callable[[int], None],
+        ) -> None:
             if requested is None:
                 return
             entry: dict[str, Any] = {"requested": requested * unit}
             if requested > cap:
-                entry.update(applied=current * unit, ok=False,
-                             error=f"exceeds plan limit ({cap})")
+                entry.update(applied=current * unit, ok=False, error=f"exceeds plan limit ({cap})")
             else:
                 apply(requested)
                 entry.update(applied=requested * unit, ok=True)
             results[key] = entry
 
-        attempt("vcpus", vcpus, plan.max_vcpus, 1, int(c.cpu),
-                lambda v: setattr(c, "cpu", v))
-        attempt("mem_mb", mem, min(plan.max_mem_gb, 32), 1024, c.ram,
-                lambda v: setattr(c, "ram", v))
-        attempt("disk_gb", disk, plan.max_disk_gb, 1, c.disk_size_gb,
-                lambda v: setattr(c, "disk_size_gb", v))
-        attempt("bandwidth_limit_mbps", bw, plan.max_bandwidth_mbps, 1,
-                c.bandwidth_limit_mbps, lambda v: setattr(c, "bandwidth_limit_mbps", v))
+        attempt("vcpus", vcpus, plan.max_vcpus, 1, int(c.cpu), lambda v: setattr(c, "cpu", v))
+        attempt(
+            "mem_mb", mem, min(plan.max_mem_gb, 32), 1024, c.ram, lambda v: setattr(c, "ram", v)
+        )
+        attempt(
+            "disk_gb",
+            disk,
+            plan.max_disk_gb,
+            1,
+            c.disk_size_gb,
+            lambda v: setattr(c, "disk_size_gb", v),
+        )
+        attempt(
+            "bandwidth_limit_mbps",
+            bw,
+            plan.max_bandwidth_mbps,
+            1,
+            c.bandwidth_limit_mbps,
+            lambda v: setattr(c, "bandwidth_limit_mbps", v),
+        )
         if auto_stop is not None:
             c.auto_stop_minutes = auto_stop or None
         oks = [r["ok"] for r in results.values()]
         status = 200 if all(oks) else (422 if not any(oks) else 207)
         data: dict[str, Any] = {
-            "vcpus": c.cpu, "mem_gb": c.ram, "disk_size_gb": c.disk_size_gb,
+            "vcpus": c.cpu,
+            "mem_gb": c.ram,
+            "disk_size_gb": c.disk_size_gb,
             "bandwidth_limit_mbps": c.bandwidth_limit_mbps,
         }
         if results:
@@ -939,8 +1042,9 @@ class RestApi:
         minutes = _int(body, "auto_stop_minutes", required=True, minimum=0)
         assert minutes is not None
         c.auto_stop_minutes = minutes or None
-        return _json({"auto_stop_minutes": minutes, "auto_suspend_after": f"{minutes}m"
-                      if minutes else "0s"})
+        return _json(
+            {"auto_stop_minutes": minutes, "auto_suspend_after": f"{minutes}m" if minutes else "0s"}
+        )
 
     # actions -------------------------------------------------------------------------------
 
@@ -951,8 +1055,11 @@ class RestApi:
 
     def _in_bounds(self, c: FakeComputer, x: int, y: int) -> None:
         if x >= c.width or y >= c.height:
-            raise ApiError(400, f"Coordinates ({x}, {y}) are outside the "
-                                f"{c.width}x{c.height} screen", upstream_status=400)
+            raise ApiError(
+                400,
+                f"Coordinates ({x}, {y}) are outside the {c.width}x{c.height} screen",
+                upstream_status=400,
+            )
 
     def do_click(self, c: FakeComputer, body: dict[str, Any]) -> dict[str, Any]:
         _fields(self.fake, body, ("x", "y", "button", "double"))
@@ -970,15 +1077,19 @@ class RestApi:
         if double:
             c.events.publish("window_open", window)
         c.events.publish("window_focus", window)
-        return {"success": True, "action": "double_click" if double else "click",
-                "details": {"x": x, "y": y, "button": button, "double": double}}
+        return {
+            "success": True,
+            "action": "double_click" if double else "click",
+            "details": {"x": x, "y": y, "button": button, "double": double},
+        }
 
     def do_drag(self, c: FakeComputer, body: dict[str, Any]) -> dict[str, Any]:
         _fields(self.fake, body, ("start_x", "start_y", "end_x", "end_y", "button", "duration"))
         coords = {}
         for name in ("start_x", "start_y", "end_x", "end_y"):
-            coords[name] = _int(body, name, required=True, minimum=0,
-                                missing="missing required coordinate")
+            coords[name] = _int(
+                body, name, required=True, minimum=0, missing="missing required coordinate"
+            )
         _str(body, "button", allowed=("left", "right"))
         _num(body, "duration", minimum=0, maximum=60)
         self._in_bounds(c, coords["start_x"] or 0, coords["start_y"] or 0)
@@ -1002,8 +1113,11 @@ class RestApi:
             c.screen.pointer = (x or 0, y or 0)
         c.actions.append(_action("scroll", body))
         c.screen.scroll += amount if direction == "down" else -amount
-        return {"success": True, "action": "scroll",
-                "details": {"direction": direction, "amount": amount}}
+        return {
+            "success": True,
+            "action": "scroll",
+            "details": {"direction": direction, "amount": amount},
+        }
 
     def do_type(self, c: FakeComputer, body: dict[str, Any]) -> dict[str, Any]:
         _fields(self.fake, body, ("text", "delay_ms"))
@@ -1042,8 +1156,9 @@ class RestApi:
 
     async def do_bash(self, c: FakeComputer, body: dict[str, Any]) -> dict[str, Any]:
         _fields(self.fake, body, ("command", "timeout"))
-        command = _str(body, "command", required=True, nonempty=True,
-                       missing="'command' is required")
+        command = _str(
+            body, "command", required=True, nonempty=True, missing="'command' is required"
+        )
         assert command is not None
         timeout = _int(body, "timeout", minimum=1, maximum=3600) or 200
         c.actions.append(_action("bash", body))
@@ -1059,8 +1174,9 @@ class RestApi:
                 except ApiError:
                     raise
                 except Exception as exc:
-                    raise ApiError(500, f"Upstream desktop agent failure: {exc}",
-                                   upstream_status=500) from exc
+                    raise ApiError(
+                        500, f"Upstream desktop agent failure: {exc}", upstream_status=500
+                    ) from exc
                 output, code, extra = _bash_result(result)
                 changes = _parse_changes(command, c)
             elif self.fake.allow_exec:
@@ -1075,8 +1191,14 @@ class RestApi:
                 if any(path == w or path.startswith(w + "/") for w in WATCHED):
                     c.events.publish("file_change", {"path": path, "action": act})
             c.events.publish("process_stop", {"pid": pid, "name": name})
-        return {"success": True, "action": "bash", "command": command, "output": output,
-                "exit_code": code, **extra}
+        return {
+            "success": True,
+            "action": "bash",
+            "command": command,
+            "output": output,
+            "exit_code": code,
+            **extra,
+        }
 
     async def do_exec(self, c: FakeComputer, body: dict[str, Any]) -> dict[str, Any]:
         _fields(self.fake, body, ("code", "timeout"))
@@ -1095,8 +1217,9 @@ class RestApi:
                 except ApiError:
                     raise
                 except Exception as exc:
-                    raise ApiError(500, f"Upstream desktop agent failure: {exc}",
-                                   upstream_status=500) from exc
+                    raise ApiError(
+                        500, f"Upstream desktop agent failure: {exc}", upstream_status=500
+                    ) from exc
                 if raw is None:
                     result = {"output": "", "success": True}
                 elif isinstance(raw, str):
@@ -1104,8 +1227,9 @@ class RestApi:
                 elif isinstance(raw, dict):
                     result = {"output": "", "success": True, **raw}
                 else:
-                    raise ApiError(500, "exec handler returned an unsupported value",
-                                   upstream_status=500)
+                    raise ApiError(
+                        500, "exec handler returned an unsupported value", upstream_status=500
+                    )
             elif self.fake.allow_exec:
                 result = await self._python(code, timeout)
             else:
@@ -1121,11 +1245,11 @@ class RestApi:
         result.setdefault("timeout", False)
         return {"action": "exec", **result}
 
-    async def _subprocess(
-        self, argv: list[str], timeout: float, merge: bool
-    ) -> tuple[str, int]:
+    async def _subprocess(self, argv: list[str], timeout: float, merge: bool) -> tuple[str, int]:
         proc = await asyncio.create_subprocess_exec(
-            *argv, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
+            *argv,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT if merge else asyncio.subprocess.PIPE,
             cwd=self.fake.workdir(),
         )
@@ -1134,8 +1258,9 @@ class RestApi:
         except TimeoutError:
             proc.kill()
             await proc.wait()
-            raise ApiError(500, f"Command timed out after {timeout:g} s",
-                           upstream_status=504) from None
+            raise ApiError(
+                500, f"Command timed out after {timeout:g} s", upstream_status=504
+            ) from None
         except BaseException:
             if proc.returncode is None:
                 proc.kill()
@@ -1145,8 +1270,12 @@ class RestApi:
 
     async def _python(self, code: str, timeout: float) -> dict[str, Any]:
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-c", code, stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+            sys.executable,
+            "-c",
+            code,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
             cwd=self.fake.workdir(),
         )
         try:
@@ -1154,9 +1283,13 @@ class RestApi:
         except TimeoutError:
             proc.kill()
             await proc.wait()
-            return {"output": "", "success": False, "timeout": True,
-                    "error": f"Execution timed out after {timeout:g} s",
-                    "error_type": "TimeoutError"}
+            return {
+                "output": "",
+                "success": False,
+                "timeout": True,
+                "error": f"Execution timed out after {timeout:g} s",
+                "error_type": "TimeoutError",
+            }
         except BaseException:
             if proc.returncode is None:
                 proc.kill()
@@ -1167,8 +1300,12 @@ class RestApi:
             return {"output": output, "success": True}
         last = err.decode("utf-8", "replace").strip().splitlines()[-1:] or ["Error"]
         etype, _, msg = last[0].partition(": ")
-        return {"output": output, "success": False, "error": msg or etype,
-                "error_type": etype if etype.isidentifier() else "Error"}
+        return {
+            "output": output,
+            "success": False,
+            "error": msg or etype,
+            "error_type": etype if etype.isidentifier() else "Error",
+        }
 
     async def do_wait(self, c: FakeComputer, body: dict[str, Any]) -> dict[str, Any]:
         _fields(self.fake, body, ("duration",))
@@ -1190,20 +1327,33 @@ class RestApi:
         c.actions.append(_action("screenshot", dict(request.query)))
         png = self.screenshot_png(c)
         if fmt == "base64":
-            return _json({"success": True, "image": base64.b64encode(png).decode(),
-                          "mime_type": "image/png", "width": c.width, "height": c.height})
+            return _json(
+                {
+                    "success": True,
+                    "image": base64.b64encode(png).decode(),
+                    "mime_type": "image/png",
+                    "width": c.width,
+                    "height": c.height,
+                }
+            )
         now = datetime.now(UTC)
         path = f"screenshots/{c.instance_id}/{now:%Y-%m-%d}/{uuid.uuid4().hex[:12]}.png"
         storage = self.fake.storage
         storage[path] = png
         while len(storage) > max(1, self.fake.max_stored_screenshots):
             del storage[next(iter(storage))]
-        return _json({
-            "success": True,
-            "image": "/api/storage/" + path,
-            "metadata": {"id": new_uuid(), "timestamp": now_iso(), "size": len(png),
-                         "storage_path": path},
-        })
+        return _json(
+            {
+                "success": True,
+                "image": "/api/storage/" + path,
+                "metadata": {
+                    "id": new_uuid(),
+                    "timestamp": now_iso(),
+                    "size": len(png),
+                    "storage_path": path,
+                },
+            }
+        )
 
     async def storage(self, request: web.Request) -> web.Response:
         data = self.fake.storage.get(request.match_info["path"])
@@ -1211,9 +1361,7 @@ class RestApi:
             raise ApiError(404, "Not found")
         return web.Response(body=data, content_type="image/png")
 
-    def _endpoint(
-        self, fn: Callable[[FakeComputer, dict[str, Any]], Any]
-    ) -> Handler:
+    def _endpoint(self, fn: Callable[[FakeComputer, dict[str, Any]], Any]) -> Handler:
         async def handler(request: web.Request) -> web.Response:
             c = self._action_target(request)
             body = await read_body(request)
@@ -1230,9 +1378,11 @@ class RestApi:
     def _stop_stream(self, c: FakeComputer, *, terminated: bool) -> bool:
         if c.stream.get("status") != "streaming":
             return False
-        c.stream = ({"status": "terminated",
-                     "message": "Stream process was terminated unexpectedly"}
-                    if terminated else {"status": "idle"})
+        c.stream = (
+            {"status": "terminated", "message": "Stream process was terminated unexpectedly"}
+            if terminated
+            else {"status": "idle"}
+        )
         c.events.publish("audio_stream_stop", {})
         return True
 
@@ -1291,15 +1441,28 @@ class RestApi:
         if endpoint == "health":
             return _json({"status": "ok"})
         posts: dict[str, Callable[[FakeComputer, dict[str, Any]], Any]] = {
-            "click": self.do_click, "drag": self.do_drag, "scroll": self.do_scroll,
-            "type": self.do_type, "key": self.do_key, "move": self.do_move,
-            "bash": self.do_bash, "exec": self.do_exec, "wait": self.do_wait,
+            "click": self.do_click,
+            "drag": self.do_drag,
+            "scroll": self.do_scroll,
+            "type": self.do_type,
+            "key": self.do_key,
+            "move": self.do_move,
+            "bash": self.do_bash,
+            "exec": self.do_exec,
+            "wait": self.do_wait,
         }
         if endpoint == "screenshot" and request.method == "GET":
             c.actions.append(_action("screenshot", dict(request.query)))
             png = self.screenshot_png(c)
-            return _json({"success": True, "image": base64.b64encode(png).decode(),
-                          "mime_type": "image/png", "width": c.width, "height": c.height})
+            return _json(
+                {
+                    "success": True,
+                    "image": base64.b64encode(png).decode(),
+                    "mime_type": "image/png",
+                    "width": c.width,
+                    "height": c.height,
+                }
+            )
         if endpoint in posts:
             if request.method != "POST":
                 raise ApiError(405, "Method not allowed", upstream_status=405)
@@ -1376,8 +1539,7 @@ def _bash_result(result: Any) -> tuple[str, int, dict[str, Any]]:
 def _parse_changes(command: str, c: FakeComputer) -> list[tuple[str, str]]:
     """File changes a real command probably made, for ``file_change`` events: run it
     through the mini shell against a scratch copy of the file table."""
-    scratch = FakeComputer(id=c.id, name=c.name, workspace_id=c.workspace_id,
-                           files=dict(c.files))
+    scratch = FakeComputer(id=c.id, name=c.name, workspace_id=c.workspace_id, files=dict(c.files))
     shell = MiniShell(scratch)
     with contextlib.suppress(Exception):
         shell.run(command)

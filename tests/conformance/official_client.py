@@ -16,8 +16,9 @@ def main(base_url: str, api_key: str) -> dict[str, object]:
     from orgo import Computer
 
     project = f"conformance-{uuid.uuid4().hex[:8]}"
-    computer = Computer(project=project, name="official-sdk", api_key=api_key,
-                        base_api_url=base_url, verbose=False)
+    computer = Computer(
+        project=project, name="official-sdk", api_key=api_key, base_api_url=base_url, verbose=False
+    )
     out: dict[str, object] = {"computer_id": computer.computer_id, "project": project}
     out["left_click"] = computer.left_click(100, 200)
     out["right_click"] = computer.right_click(110, 210)

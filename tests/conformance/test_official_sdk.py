@@ -38,7 +38,9 @@ def _version_ok(python: str) -> bool:
     try:
         proc = subprocess.run(
             [python, "-c", "import sys; print(sys.version_info >= (3, 12))"],
-            capture_output=True, text=True, timeout=30,
+            capture_output=True,
+            text=True,
+            timeout=30,
         )
     except (OSError, subprocess.SubprocessError):
         return False
@@ -52,9 +54,11 @@ def find_interpreter() -> str | None:
         candidates.append(os.environ["ORGO_CONFORMANCE_PYTHON"])
     if sys.version_info >= (3, 12):
         candidates.append(sys.executable)
-    for pattern in ("/root/.pyenv/versions/3.12*/bin/python3.12",
-                    "/root/.pyenv/versions/3.13*/bin/python3.13",
-                    os.path.expanduser("~/.pyenv/versions/3.1[23]*/bin/python3.1[23]")):
+    for pattern in (
+        "/root/.pyenv/versions/3.12*/bin/python3.12",
+        "/root/.pyenv/versions/3.13*/bin/python3.13",
+        os.path.expanduser("~/.pyenv/versions/3.1[23]*/bin/python3.1[23]"),
+    ):
         candidates.extend(sorted(glob.glob(pattern)))
     for name in ("python3.12", "python3.13"):
         found = shutil.which(name)
@@ -70,8 +74,7 @@ def ensure_venv(interpreter: str) -> str:
     """The venv's python with ``orgo==0.0.47`` installed (created once, then cached)."""
     venv = Path(os.environ.get("ORGO_CONFORMANCE_VENV", ROOT / ".cache" / "conformance-venv"))
     python = venv / "bin" / "python"
-    check = [str(python), "-c",
-             "import importlib.metadata as m, orgo; print(m.version('orgo'))"]
+    check = [str(python), "-c", "import importlib.metadata as m, orgo; print(m.version('orgo'))"]
     if python.exists():
         proc = subprocess.run(check, capture_output=True, text=True, timeout=120)
         if proc.returncode == 0 and proc.stdout.strip() == ORGO_VERSION:
@@ -79,9 +82,18 @@ def ensure_venv(interpreter: str) -> str:
         shutil.rmtree(venv)
     subprocess.run([interpreter, "-m", "venv", str(venv)], check=True, timeout=300)
     proc = subprocess.run(
-        [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check",
-         f"orgo=={ORGO_VERSION}"],
-        capture_output=True, text=True, timeout=600,
+        [
+            str(python),
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--disable-pip-version-check",
+            f"orgo=={ORGO_VERSION}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert proc.returncode == 0, f"pip install orgo=={ORGO_VERSION} failed:\n{proc.stderr}"
     proc = subprocess.run(check, capture_output=True, text=True, timeout=120)
@@ -93,8 +105,10 @@ def ensure_venv(interpreter: str) -> str:
 def official_python() -> str:
     interpreter = find_interpreter()
     if interpreter is None:
-        pytest.skip("no Python 3.12+ interpreter found (set ORGO_CONFORMANCE_PYTHON); "
-                    "the official orgo SDK does not import on older Pythons")
+        pytest.skip(
+            "no Python 3.12+ interpreter found (set ORGO_CONFORMANCE_PYTHON); "
+            "the official orgo SDK does not import on older Pythons"
+        )
     return ensure_venv(interpreter)
 
 
@@ -109,8 +123,12 @@ async def test_official_sdk_runs_unchanged(official_python: str) -> None:
 
         fake.on_exec(on_exec)
         proc = await asyncio.create_subprocess_exec(
-            official_python, str(SCRIPT), fake.base_url, fake.api_key,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+            official_python,
+            str(SCRIPT),
+            fake.base_url,
+            fake.api_key,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
             env={k: v for k, v in os.environ.items() if not k.startswith("ORGO_")},
         )
         try:
@@ -122,18 +140,30 @@ async def test_official_sdk_runs_unchanged(official_python: str) -> None:
                 await proc.wait()
         assert proc.returncode == 0, err.decode()[-4000:]
         line = next(ln for ln in out.decode().splitlines() if ln.startswith("RESULT "))
-        result = json.loads(line[len("RESULT "):])
+        result = json.loads(line[len("RESULT ") :])
 
         # What the SDK got back.
-        assert result["left_click"] == {"success": True, "action": "click",
-                                        "details": {"x": 100, "y": 200, "button": "left", "double": False}}
+        assert result["left_click"] == {
+            "success": True,
+            "action": "click",
+            "details": {"x": 100, "y": 200, "button": "left", "double": False},
+        }
         assert result["double_click"]["action"] == "double_click"
         assert result["type"]["details"] == {"text_length": 12}
-        assert result["key"] == {"success": True, "action": "key_press", "details": {"key": "Enter"}}
+        assert result["key"] == {
+            "success": True,
+            "action": "key_press",
+            "details": {"key": "Enter"},
+        }
         assert result["screenshot_size"] == [1280, 720]
         assert result["screenshot_base64_len"] > 100
         assert result["bash"] == "conformance\n"
-        assert result["exec"] == {"action": "exec", "output": "ok\n", "success": True, "timeout": False}
+        assert result["exec"] == {
+            "action": "exec",
+            "output": "ok\n",
+            "success": True,
+            "timeout": False,
+        }
         assert result["wait"] == {"success": True, "action": "wait"}
         assert result["status"] == "running"
         assert result["restart"] == {"success": True, "status": "restarting"}
@@ -151,8 +181,17 @@ async def test_official_sdk_runs_unchanged(official_python: str) -> None:
             ("type", {"text": "Hello, Orgo!"}),
             ("key", {"key": "Enter"}),
             ("scroll", {"direction": "down", "amount": 3, "x": 640, "y": 360}),
-            ("drag", {"start_x": 10, "start_y": 20, "end_x": 300, "end_y": 400,
-                      "button": "left", "duration": 0.5}),
+            (
+                "drag",
+                {
+                    "start_x": 10,
+                    "start_y": 20,
+                    "end_x": 300,
+                    "end_y": 400,
+                    "button": "left",
+                    "duration": 0.5,
+                },
+            ),
             ("screenshot", {"response_format": "base64"}),
             ("screenshot", {"response_format": "base64"}),
             ("bash", {"command": "echo conformance"}),
@@ -166,11 +205,20 @@ async def test_official_sdk_runs_unchanged(official_python: str) -> None:
         cid = computer.id
         calls = [(r.method, r.path.removeprefix("/api")) for r in fake.requests]
         assert calls[:3] == [("GET", "/projects"), ("POST", "/projects"), ("POST", "/computers")]
-        assert calls[-4:] == [("GET", f"/computers/{cid}"), ("POST", f"/computers/{cid}/restart"),
-                              ("GET", f"/computers/{cid}"), ("DELETE", f"/computers/{cid}")]
+        assert calls[-4:] == [
+            ("GET", f"/computers/{cid}"),
+            ("POST", f"/computers/{cid}/restart"),
+            ("GET", f"/computers/{cid}"),
+            ("DELETE", f"/computers/{cid}"),
+        ]
         create = fake.requests[2].json
         ws_id = create["workspace_id"]
-        assert create == {"workspace_id": ws_id, "name": "official-sdk", "os": "linux", "gpu": "none"}
+        assert create == {
+            "workspace_id": ws_id,
+            "name": "official-sdk",
+            "os": "linux",
+            "gpu": "none",
+        }
         assert fake.world.workspaces[ws_id].name == result["project"]
         for r in fake.requests:
             assert r.headers["Authorization"] == f"Bearer {fake.api_key}"

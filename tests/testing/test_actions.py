@@ -15,15 +15,34 @@ from orgo_async.testing import FakeComputer, FakeOrgo
 from .conftest import Http
 
 # §6 response examples, verbatim.
-CLICK = {"success": True, "action": "click", "details": {"x": 100, "y": 200, "button": "left", "double": False}}
-DRAG = {"success": True, "action": "drag", "details": {"start_x": 100, "start_y": 100, "end_x": 300, "end_y": 200}}
+CLICK = {
+    "success": True,
+    "action": "click",
+    "details": {"x": 100, "y": 200, "button": "left", "double": False},
+}
+DRAG = {
+    "success": True,
+    "action": "drag",
+    "details": {"start_x": 100, "start_y": 100, "end_x": 300, "end_y": 200},
+}
 SCROLL = {"success": True, "action": "scroll", "details": {"direction": "down", "amount": 3}}
 TYPE = {"success": True, "action": "type", "details": {"text_length": 13}}
 KEY = {"success": True, "action": "key_press", "details": {"key": "Enter"}}
-BASH = {"success": True, "action": "bash", "command": "ls -la /home/user", "output": "total 32\n...", "exit_code": 0}
+BASH = {
+    "success": True,
+    "action": "bash",
+    "command": "ls -la /home/user",
+    "output": "total 32\n...",
+    "exit_code": 0,
+}
 EXEC_OK = {"output": "/home/user\n", "success": True, "action": "exec", "timeout": False}
-EXEC_ERR = {"output": "", "success": False, "action": "exec",
-            "error": "name 'undefined_var' is not defined", "error_type": "NameError"}
+EXEC_ERR = {
+    "output": "",
+    "success": False,
+    "action": "exec",
+    "error": "name 'undefined_var' is not defined",
+    "error_type": "NameError",
+}
 WAIT = {"success": True, "action": "wait"}
 SCREENSHOT_URL = {
     "success": True,
@@ -35,7 +54,13 @@ SCREENSHOT_URL = {
         "storage_path": "screenshots/4d96f9a0/2026-04-20/abc123.png",
     },
 }
-SCREENSHOT_B64 = {"success": True, "image": "iVBOR", "mime_type": "image/png", "width": 1280, "height": 720}
+SCREENSHOT_B64 = {
+    "success": True,
+    "image": "iVBOR",
+    "mime_type": "image/png",
+    "width": 1280,
+    "height": 720,
+}
 STREAM_START = {"success": True, "status": "streaming", "pid": 12345}
 STREAM_STATUS = {"status": "streaming", "start_time": "2024-01-20T10:30:00Z", "pid": 12345}
 
@@ -67,11 +92,17 @@ async def test_action_envelopes_equal_the_examples(
     assert got == example
 
 
-async def test_double_click_and_right_click(http: Http, fake: FakeOrgo, running: dict[str, Any]) -> None:
+async def test_double_click_and_right_click(
+    http: Http, fake: FakeOrgo, running: dict[str, Any]
+) -> None:
     cid = running["id"]
-    status, got = await http.call("POST", url(cid, "click"), json={"button": "left", "x": 5, "y": 6, "double": True})
+    status, got = await http.call(
+        "POST", url(cid, "click"), json={"button": "left", "x": 5, "y": 6, "double": True}
+    )
     assert status == 200 and got["action"] == "double_click" and got["details"]["double"] is True
-    status, got = await http.call("POST", url(cid, "click"), json={"button": "right", "x": 7, "y": 8})
+    status, got = await http.call(
+        "POST", url(cid, "click"), json={"button": "right", "x": 7, "y": 8}
+    )
     assert got["details"] == {"x": 7, "y": 8, "button": "right", "double": False}
     log = fake.computer(cid).actions
     assert [(a.name, a.body) for a in log] == [
@@ -91,7 +122,12 @@ async def test_double_click_and_right_click(http: Http, fake: FakeOrgo, running:
         ("click", {"x": 5000, "y": 1}, 400, "outside the 1280x720 screen"),
         ("click", {"x": 1, "y": 1, "dbl": True}, 400, "Unknown field(s): dbl"),
         ("drag", {"start_x": 1, "start_y": 1, "end_x": 2}, 400, "missing required coordinate"),
-        ("drag", {"start_x": 1, "start_y": 1, "end_x": 2, "end_y": 2, "duration": -1}, 400, "'duration' must be >= 0"),
+        (
+            "drag",
+            {"start_x": 1, "start_y": 1, "end_x": 2, "end_y": 2, "duration": -1},
+            400,
+            "'duration' must be >= 0",
+        ),
         ("scroll", {"direction": "left"}, 400, "'direction' must be one of"),
         ("scroll", {"amount": 0}, 400, "'amount' must be >= 1"),
         ("type", {}, 400, "missing text"),
@@ -108,7 +144,13 @@ async def test_double_click_and_right_click(http: Http, fake: FakeOrgo, running:
     ],
 )
 async def test_action_validation(
-    http: Http, fake: FakeOrgo, running: dict[str, Any], action: str, body: Any, status: int, fragment: str
+    http: Http,
+    fake: FakeOrgo,
+    running: dict[str, Any],
+    action: str,
+    body: Any,
+    status: int,
+    fragment: str,
 ) -> None:
     got_status, got = await http.call("POST", url(running["id"], action), json=body)
     assert got_status == status
@@ -122,11 +164,17 @@ async def test_out_of_bounds_is_desktop_side(http: Http, running: dict[str, Any]
     assert status == 400 and body["upstream_status"] == 400
 
 
-async def test_actions_need_a_running_computer(http: Http, fake: FakeOrgo, running: dict[str, Any]) -> None:
+async def test_actions_need_a_running_computer(
+    http: Http, fake: FakeOrgo, running: dict[str, Any]
+) -> None:
     cid = running["id"]
     await http.call("POST", url(cid, "stop"))
-    for action, body in [("click", {"x": 1, "y": 1}), ("type", {"text": "a"}), ("bash", {"command": "ls"}),
-                         ("stream/start", {"connection_name": "yt"})]:
+    for action, body in [
+        ("click", {"x": 1, "y": 1}),
+        ("type", {"text": "a"}),
+        ("bash", {"command": "ls"}),
+        ("stream/start", {"connection_name": "yt"}),
+    ]:
         status, got = await http.call("POST", url(cid, action), json=body)
         assert (status, got["error"]) == (400, "Desktop instance not available"), action
 
@@ -134,7 +182,9 @@ async def test_actions_need_a_running_computer(http: Http, fake: FakeOrgo, runni
 async def test_scroll_pointer_quirk_and_windows(http: Http, fake: FakeOrgo) -> None:
     ws = await http.workspace()
     linux = await http.computer(ws["id"], "lin")
-    await http.call("POST", url(linux["id"], "scroll"), json={"direction": "up", "amount": 2, "x": 10})
+    await http.call(
+        "POST", url(linux["id"], "scroll"), json={"direction": "up", "amount": 2, "x": 10}
+    )
     assert fake.computer(linux["id"]).screen.pointer == (10, 0)
     win = await http.computer(ws["id"], "win", os="windows")
     status, body = await http.call("POST", url(win["id"], "scroll"), json={"x": 1, "y": 1})
@@ -143,10 +193,15 @@ async def test_scroll_pointer_quirk_and_windows(http: Http, fake: FakeOrgo) -> N
     assert status == 200 and body["details"] == {"direction": "down", "amount": 3}
 
 
-async def test_mouse_move_post_vs_workspace_move_patch(http: Http, fake: FakeOrgo, running: dict[str, Any]) -> None:
+async def test_mouse_move_post_vs_workspace_move_patch(
+    http: Http, fake: FakeOrgo, running: dict[str, Any]
+) -> None:
     cid = running["id"]
     status, body = await http.call("POST", url(cid, "move"), json={"x": 30, "y": 40})
-    assert (status, body) == (200, {"success": True, "action": "move", "details": {"x": 30, "y": 40}})
+    assert (status, body) == (
+        200,
+        {"success": True, "action": "move", "details": {"x": 30, "y": 40}},
+    )
     assert fake.computer(cid).screen.pointer == (30, 40)
     assert fake.computer(cid).workspace_id == running["workspace_id"]
 
@@ -182,7 +237,9 @@ async def test_bash_file_change_events(http: Http, fake: FakeOrgo, running: dict
     await http.call("POST", url(cid, "bash"), json={"command": cmd})
     events = fake.computer(cid).events.history
     assert events[0]["type"] == "process_start" and events[-1]["type"] == "process_stop"
-    changes = [(e["data"]["path"], e["data"]["action"]) for e in events if e["type"] == "file_change"]
+    changes = [
+        (e["data"]["path"], e["data"]["action"]) for e in events if e["type"] == "file_change"
+    ]
     assert changes == [
         ("/home/user/Desktop/x.txt", "created"),
         ("/home/user/Desktop/x.txt", "modified"),
@@ -197,8 +254,13 @@ async def test_bash_handlers(http: Http, fake: FakeOrgo, running: dict[str, Any]
 
     def sync_handler(command: str, computer: FakeComputer) -> Any:
         seen.append((command, computer))
-        return {"str": "out", "tuple": ("t", 2), "int": 7, "dict": {"output": "d", "exit_code": 1},
-                "none": None}[command]
+        return {
+            "str": "out",
+            "tuple": ("t", 2),
+            "int": 7,
+            "dict": {"output": "d", "exit_code": 1},
+            "none": None,
+        }[command]
 
     fake.on_bash(sync_handler)
     answers = {}
@@ -206,7 +268,13 @@ async def test_bash_handlers(http: Http, fake: FakeOrgo, running: dict[str, Any]
         status, body = await http.call("POST", url(cid, "bash"), json={"command": cmd})
         assert status == 200
         answers[cmd] = (body["output"], body["exit_code"])
-    assert answers == {"str": ("out", 0), "tuple": ("t", 2), "int": ("", 7), "dict": ("d", 1), "none": ("", 0)}
+    assert answers == {
+        "str": ("out", 0),
+        "tuple": ("t", 2),
+        "int": ("", 7),
+        "dict": ("d", 1),
+        "none": ("", 0),
+    }
     assert seen[0][1] is fake.computer(cid)
 
     @fake.on_bash
@@ -221,17 +289,27 @@ async def test_bash_handlers(http: Http, fake: FakeOrgo, running: dict[str, Any]
     assert status == 500 and body["upstream_status"] == 500 and "kaput" in body["error"]
 
 
-async def test_exec_default_and_handler(http: Http, fake: FakeOrgo, running: dict[str, Any]) -> None:
+async def test_exec_default_and_handler(
+    http: Http, fake: FakeOrgo, running: dict[str, Any]
+) -> None:
     cid = running["id"]
-    status, body = await http.call("POST", url(cid, "exec"), json={"code": "print('/home/user')", "timeout": 10})
+    status, body = await http.call(
+        "POST", url(cid, "exec"), json={"code": "print('/home/user')", "timeout": 10}
+    )
     assert status == 200 and body == EXEC_OK
     status, body = await http.call("POST", url(cid, "exec"), json={"code": "import os"})
     assert body == {"output": "", "success": True, "action": "exec", "timeout": False}
     status, body = await http.call("POST", url(cid, "exec"), json={"code": "def ("})
     assert body["success"] is False and body["error_type"] == "SyntaxError"
 
-    fake.on_exec(lambda code, c: {"output": "", "success": False,
-                                  "error": "name 'undefined_var' is not defined", "error_type": "NameError"})
+    fake.on_exec(
+        lambda code, c: {
+            "output": "",
+            "success": False,
+            "error": "name 'undefined_var' is not defined",
+            "error_type": "NameError",
+        }
+    )
     status, body = await http.call("POST", url(cid, "exec"), json={"code": "undefined_var"})
     assert status == 200 and set(EXEC_ERR) <= set(body)
     assert {k: body[k] for k in EXEC_ERR} == EXEC_ERR
@@ -242,7 +320,11 @@ async def test_exec_default_and_handler(http: Http, fake: FakeOrgo, running: dic
 
 async def test_exec_file_change_events(http: Http, fake: FakeOrgo, running: dict[str, Any]) -> None:
     cid = running["id"]
-    await http.call("POST", url(cid, "exec"), json={"code": "open('/home/user/Downloads/r.csv', 'w').write('1')"})
+    await http.call(
+        "POST",
+        url(cid, "exec"),
+        json={"code": "open('/home/user/Downloads/r.csv', 'w').write('1')"},
+    )
     changes = [e["data"] for e in fake.computer(cid).events.history if e["type"] == "file_change"]
     assert changes == [{"path": "/home/user/Downloads/r.csv", "action": "created"}]
 
@@ -258,36 +340,48 @@ async def test_allow_exec_runs_for_real(caplog: pytest.LogCaptureFixture) -> Non
         ws = fake.add_workspace("w")
         c = fake.add_computer(ws.id, "c")
         async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {fake.api_key}"}) as s:
-            async with s.post(f"{fake.base_url}/computers/{c.id}/bash",
-                              json={"command": "echo real $((6*7)); echo err >&2; exit 4"}) as r:
+            async with s.post(
+                f"{fake.base_url}/computers/{c.id}/bash",
+                json={"command": "echo real $((6*7)); echo err >&2; exit 4"},
+            ) as r:
                 body = await r.json()
             assert body["output"] == "real 42\nerr\n" and body["exit_code"] == 4
-            async with s.post(f"{fake.base_url}/computers/{c.id}/bash",
-                              json={"command": "sleep 5", "timeout": 1}) as r:
+            async with s.post(
+                f"{fake.base_url}/computers/{c.id}/bash", json={"command": "sleep 5", "timeout": 1}
+            ) as r:
                 body = await r.json()
                 assert r.status == 500 and body["upstream_status"] == 504
-            async with s.post(f"{fake.base_url}/computers/{c.id}/exec",
-                              json={"code": "import sys; print(sys.version_info[0])"}) as r:
+            async with s.post(
+                f"{fake.base_url}/computers/{c.id}/exec",
+                json={"code": "import sys; print(sys.version_info[0])"},
+            ) as r:
                 body = await r.json()
             assert body == {"action": "exec", "output": "3\n", "success": True, "timeout": False}
-            async with s.post(f"{fake.base_url}/computers/{c.id}/exec",
-                              json={"code": "undefined_var"}) as r:
+            async with s.post(
+                f"{fake.base_url}/computers/{c.id}/exec", json={"code": "undefined_var"}
+            ) as r:
                 body = await r.json()
             assert body["success"] is False and body["error_type"] == "NameError"
             assert body["error"] == "name 'undefined_var' is not defined"
-            async with s.post(f"{fake.base_url}/computers/{c.id}/exec",
-                              json={"code": "import time; time.sleep(5)", "timeout": 1}) as r:
+            async with s.post(
+                f"{fake.base_url}/computers/{c.id}/exec",
+                json={"code": "import time; time.sleep(5)", "timeout": 1},
+            ) as r:
                 body = await r.json()
             assert body["timeout"] is True and body["success"] is False
     finally:
         await fake.close()
 
 
-async def test_wait_blocks_and_is_logged(http: Http, fake: FakeOrgo, running: dict[str, Any]) -> None:
+async def test_wait_blocks_and_is_logged(
+    http: Http, fake: FakeOrgo, running: dict[str, Any]
+) -> None:
     fake.timings.wait_scale = 0.01
     status, body = await http.call("POST", url(running["id"], "wait"), json={"duration": 1.5})
     assert (status, body) == (200, WAIT)
-    assert [(a.name, a.body) for a in fake.computer(running["id"]).actions] == [("wait", {"duration": 1.5})]
+    assert [(a.name, a.body) for a in fake.computer(running["id"]).actions] == [
+        ("wait", {"duration": 1.5})
+    ]
 
 
 # -- screenshots ------------------------------------------------------------------------
@@ -321,7 +415,9 @@ def png_size(data: bytes) -> tuple[int, int]:
 async def test_screenshot_base64(http: Http, fake: FakeOrgo) -> None:
     ws = await http.workspace()
     c = await http.computer(ws["id"], resolution="1024x768x24")
-    status, body = await http.call("GET", url(c["id"], "screenshot"), params={"response_format": "base64"})
+    status, body = await http.call(
+        "GET", url(c["id"], "screenshot"), params={"response_format": "base64"}
+    )
     assert status == 200 and set(body) == set(SCREENSHOT_B64)
     assert (body["mime_type"], body["width"], body["height"]) == ("image/png", 1024, 768)
     assert not body["image"].startswith("data:")
@@ -329,13 +425,16 @@ async def test_screenshot_base64(http: Http, fake: FakeOrgo) -> None:
     assert fake.computer(c["id"]).actions[-1].body == {"response_format": "base64"}
 
 
-async def test_screenshot_url_and_storage(http: Http, fake: FakeOrgo, running: dict[str, Any]) -> None:
+async def test_screenshot_url_and_storage(
+    http: Http, fake: FakeOrgo, running: dict[str, Any]
+) -> None:
     status, body = await http.call("GET", url(running["id"], "screenshot"))
     assert status == 200 and set(body) == set(SCREENSHOT_URL)
     assert set(body["metadata"]) == set(SCREENSHOT_URL["metadata"])  # type: ignore[arg-type]
     assert body["image"] == "/api/storage/" + body["metadata"]["storage_path"]
-    async with http.session.get(fake.origin + body["image"],
-                                headers={"Authorization": f"Bearer {fake.api_key}"}) as r:
+    async with http.session.get(
+        fake.origin + body["image"], headers={"Authorization": f"Bearer {fake.api_key}"}
+    ) as r:
         assert r.status == 200 and r.content_type == "image/png"
         data = await r.read()
     assert len(data) == body["metadata"]["size"]
@@ -344,7 +443,9 @@ async def test_screenshot_url_and_storage(http: Http, fake: FakeOrgo, running: d
         assert r.status == 401 and (await r.json())["error"] == "Missing API key."
     status, _ = await http.call("GET", "/storage/screenshots/nope.png")
     assert status == 404
-    status, err = await http.call("GET", url(running["id"], "screenshot"), params={"response_format": "jpeg"})
+    status, err = await http.call(
+        "GET", url(running["id"], "screenshot"), params={"response_format": "jpeg"}
+    )
     assert status == 400 and "response_format" in err["error"]
 
 
@@ -352,7 +453,9 @@ async def test_screenshots_change_with_actions(http: Http, running: dict[str, An
     cid = running["id"]
 
     async def shot() -> bytes:
-        _, body = await http.call("GET", url(cid, "screenshot"), params={"response_format": "base64"})
+        _, body = await http.call(
+            "GET", url(cid, "screenshot"), params={"response_format": "base64"}
+        )
         return base64.b64decode(body["image"])
 
     first = await shot()
@@ -370,10 +473,17 @@ async def test_screenshots_change_with_actions(http: Http, running: dict[str, An
 async def test_event_catalog(http: Http, running: dict[str, Any]) -> None:
     status, body = await http.call("GET", url(running["id"], "events"))
     assert status == 200
-    assert {e["type"] for e in body["events"]} >= {"window_focus", "file_change", "screen_change", "active"}
+    assert {e["type"] for e in body["events"]} >= {
+        "window_focus",
+        "file_change",
+        "screen_change",
+        "active",
+    }
 
 
-async def test_events_published_from_actions(http: Http, fake: FakeOrgo, running: dict[str, Any]) -> None:
+async def test_events_published_from_actions(
+    http: Http, fake: FakeOrgo, running: dict[str, Any]
+) -> None:
     cid = running["id"]
     queue = fake.computer(cid).events.listen()
     await http.call("POST", url(cid, "click"), json={"x": 10, "y": 10, "double": True})
@@ -396,11 +506,15 @@ async def test_stream_lifecycle(http: Http, fake: FakeOrgo, running: dict[str, A
     assert (status, body) == (200, {"status": "idle"})
     status, body = await http.call("POST", url(cid, "stream/stop"))
     assert body == {"success": False, "error": "No active stream to stop"}
-    status, body = await http.call("POST", url(cid, "stream/start"), json={"connection_name": "youtube"})
+    status, body = await http.call(
+        "POST", url(cid, "stream/start"), json={"connection_name": "youtube"}
+    )
     assert status == 200 and set(body) == set(STREAM_START) and body["status"] == "streaming"
     status, st = await http.call("GET", url(cid, "stream/status"))
     assert set(st) == set(STREAM_STATUS) and st["pid"] == body["pid"]
-    status, body = await http.call("POST", url(cid, "stream/start"), json={"connection_name": "youtube"})
+    status, body = await http.call(
+        "POST", url(cid, "stream/start"), json={"connection_name": "youtube"}
+    )
     assert status == 409
     status, body = await http.call("POST", url(cid, "stream/stop"))
     assert body == {"success": True}
@@ -416,7 +530,9 @@ async def test_stream_lifecycle(http: Http, fake: FakeOrgo, running: dict[str, A
 
 async def test_stream_connection_names(http: Http, fake: FakeOrgo, running: dict[str, Any]) -> None:
     fake.rtmp_connections = {"twitch"}
-    status, body = await http.call("POST", url(running["id"], "stream/start"), json={"connection_name": "yt"})
+    status, body = await http.call(
+        "POST", url(running["id"], "stream/start"), json={"connection_name": "yt"}
+    )
     assert status == 404 and "yt" in body["error"]
 
 

@@ -25,7 +25,9 @@ async def test_missing_and_invalid_keys(http: Http, fake: FakeOrgo) -> None:
     assert body["error"] == "Missing API key."
     uuid.UUID(body["request_id"])
     for header in ("Bearer sk_live_wrong", "Basic abc", "Bearer", fake.api_key):
-        async with http.session.get(fake.base_url + "/workspaces", headers={"Authorization": header}) as r:
+        async with http.session.get(
+            fake.base_url + "/workspaces", headers={"Authorization": header}
+        ) as r:
             assert r.status == 401, header
             assert (await r.json())["error"] == INVALID
     status, _ = await http.call("GET", "/workspaces")
@@ -54,12 +56,16 @@ async def test_workspace_scoped_key(http: Http, fake: FakeOrgo) -> None:
     assert status == 200 and [w["id"] for w in body["workspaces"]] == [mine["id"]]
     status, body = await http.call("GET", f"/workspaces/{mine['id']}", key=key)
     assert status == 200
-    status, body = await http.call("POST", f"/computers/{c_mine['id']}/click", json={"x": 1, "y": 1}, key=key)
+    status, body = await http.call(
+        "POST", f"/computers/{c_mine['id']}/click", json={"x": 1, "y": 1}, key=key
+    )
     assert status == 200
 
     expected = {
-        "error": (f"This API key is scoped to workspace {mine['id']}. It cannot access workspace {other['id']}. "
-                  "Use an account-wide key, or create a key scoped to the target workspace."),
+        "error": (
+            f"This API key is scoped to workspace {mine['id']}. It cannot access workspace {other['id']}. "
+            "Use an account-wide key, or create a key scoped to the target workspace."
+        ),
         "code": "workspace_scope_mismatch",
         "key_workspace_id": mine["id"],
         "target_workspace_id": other["id"],
@@ -98,12 +104,23 @@ async def test_other_accounts_see_nothing(http: Http, fake: FakeOrgo) -> None:
 # -- recording ---------------------------------------------------------------------------
 
 
-async def test_every_request_is_recorded(http: Http, fake: FakeOrgo, running: dict[str, Any]) -> None:
+async def test_every_request_is_recorded(
+    http: Http, fake: FakeOrgo, running: dict[str, Any]
+) -> None:
     fake.requests.clear()
-    await http.call("POST", f"/computers/{running['id']}/click", json={"x": 3, "y": 4},
-                    params={"trace": "1"}, headers={"X-Test": "yes"})
+    await http.call(
+        "POST",
+        f"/computers/{running['id']}/click",
+        json={"x": 3, "y": 4},
+        params={"trace": "1"},
+        headers={"X-Test": "yes"},
+    )
     rec = fake.requests[-1]
-    assert (rec.method, rec.path, rec.query) == ("POST", f"/api/computers/{running['id']}/click", {"trace": "1"})
+    assert (rec.method, rec.path, rec.query) == (
+        "POST",
+        f"/api/computers/{running['id']}/click",
+        {"trace": "1"},
+    )
     assert rec.json == {"x": 3, "y": 4} and json.loads(rec.body) == {"x": 3, "y": 4}
     assert rec.headers["X-Test"] == "yes"
     uuid.UUID(rec.request_id)
@@ -113,7 +130,9 @@ async def test_every_request_is_recorded(http: Http, fake: FakeOrgo, running: di
 # -- faults ------------------------------------------------------------------------------
 
 
-async def test_status_sequence_then_pass_through(http: Http, fake: FakeOrgo, running: dict[str, Any]) -> None:
+async def test_status_sequence_then_pass_through(
+    http: Http, fake: FakeOrgo, running: dict[str, Any]
+) -> None:
     fault = fake.faults.add("GET", "/computers/{id}", statuses=[503, 503])
     results = [(await http.call("GET", f"/computers/{running['id']}"))[0] for _ in range(3)]
     assert results == [503, 503, 200]
@@ -122,11 +141,15 @@ async def test_status_sequence_then_pass_through(http: Http, fake: FakeOrgo, run
     assert status == 200 and body["id"] == running["id"]
 
 
-async def test_fault_error_body_and_other_routes_unaffected(http: Http, fake: FakeOrgo, running: dict[str, Any]) -> None:
+async def test_fault_error_body_and_other_routes_unaffected(
+    http: Http, fake: FakeOrgo, running: dict[str, Any]
+) -> None:
     fake.faults.statuses("POST", "/api/computers/{id}/click", 500)
     status, body = await http.call("GET", f"/computers/{running['id']}")
     assert status == 200  # another route, another verb
-    status, body = await http.call("POST", f"/computers/{running['id']}/click", json={"x": 1, "y": 1})
+    status, body = await http.call(
+        "POST", f"/computers/{running['id']}/click", json={"x": 1, "y": 1}
+    )
     assert status == 500 and body["error"] == "Internal server error"
     uuid.UUID(body["request_id"])
     assert fake.computer(running["id"]).actions == []  # the fault answered, not the desktop
@@ -135,15 +158,17 @@ async def test_fault_error_body_and_other_routes_unaffected(http: Http, fake: Fa
 async def test_rate_limit_with_retry_after(http: Http, fake: FakeOrgo) -> None:
     fake.faults.rate_limit("*", "/workspaces", retry_after=2, times=2)
     for _ in range(2):
-        async with http.session.get(fake.base_url + "/workspaces",
-                                    headers={"Authorization": f"Bearer {fake.api_key}"}) as r:
+        async with http.session.get(
+            fake.base_url + "/workspaces", headers={"Authorization": f"Bearer {fake.api_key}"}
+        ) as r:
             assert r.status == 429 and r.headers["Retry-After"] == "2"
             assert (await r.json())["error"] == "Too many requests"
     status, _ = await http.call("GET", "/workspaces")
     assert status == 200
     fake.faults.add("GET", "/workspaces", statuses=[429], retry_after=0.5)
-    async with http.session.get(fake.base_url + "/workspaces",
-                                headers={"Authorization": f"Bearer {fake.api_key}"}) as r:
+    async with http.session.get(
+        fake.base_url + "/workspaces", headers={"Authorization": f"Bearer {fake.api_key}"}
+    ) as r:
         assert r.headers["Retry-After"] == "0.5"
 
 
@@ -158,17 +183,21 @@ async def test_latency_fault_applies_then_expires(http: Http, fake: FakeOrgo) ->
 async def test_latency_is_observable_by_a_client_timeout(http: Http, fake: FakeOrgo) -> None:
     fake.faults.latency("GET", "/workspaces", 5)
     with pytest.raises(TimeoutError):
-        async with http.session.get(fake.base_url + "/workspaces",
-                                    headers={"Authorization": f"Bearer {fake.api_key}"},
-                                    timeout=aiohttp.ClientTimeout(total=0.2)) as r:
+        async with http.session.get(
+            fake.base_url + "/workspaces",
+            headers={"Authorization": f"Bearer {fake.api_key}"},
+            timeout=aiohttp.ClientTimeout(total=0.2),
+        ) as r:
             await r.read()
 
 
 async def test_dropped_mid_body(http: Http, fake: FakeOrgo, running: dict[str, Any]) -> None:
     fake.faults.drop("GET", "/computers/{id}")
     with pytest.raises(aiohttp.ClientPayloadError):
-        async with http.session.get(f"{fake.base_url}/computers/{running['id']}",
-                                    headers={"Authorization": f"Bearer {fake.api_key}"}) as r:
+        async with http.session.get(
+            f"{fake.base_url}/computers/{running['id']}",
+            headers={"Authorization": f"Bearer {fake.api_key}"},
+        ) as r:
             assert r.status == 200
             await r.read()
     status, body = await http.call("GET", f"/computers/{running['id']}")
@@ -178,15 +207,18 @@ async def test_dropped_mid_body(http: Http, fake: FakeOrgo, running: dict[str, A
 async def test_truncated_and_malformed(http: Http, fake: FakeOrgo, running: dict[str, Any]) -> None:
     fake.faults.truncated("GET", "/computers/{id}")
     fake.faults.malformed("GET", "/workspaces")
-    async with http.session.get(f"{fake.base_url}/computers/{running['id']}",
-                                headers={"Authorization": f"Bearer {fake.api_key}"}) as r:
+    async with http.session.get(
+        f"{fake.base_url}/computers/{running['id']}",
+        headers={"Authorization": f"Bearer {fake.api_key}"},
+    ) as r:
         raw = await r.read()
         assert r.status == 200 and r.content_type == "application/json"
     assert raw.startswith(b'{"id":')
     with pytest.raises(json.JSONDecodeError):
         json.loads(raw)
-    async with http.session.get(f"{fake.base_url}/workspaces",
-                                headers={"Authorization": f"Bearer {fake.api_key}"}) as r:
+    async with http.session.get(
+        f"{fake.base_url}/workspaces", headers={"Authorization": f"Bearer {fake.api_key}"}
+    ) as r:
         raw = await r.read()
     assert raw == b"<html>oops</html>"
 
@@ -196,8 +228,9 @@ async def test_status_then_kind(http: Http, fake: FakeOrgo) -> None:
     assert fault.times == 2
     status, _ = await http.call("GET", "/workspaces")
     assert status == 502
-    async with http.session.get(f"{fake.base_url}/workspaces",
-                                headers={"Authorization": f"Bearer {fake.api_key}"}) as r:
+    async with http.session.get(
+        f"{fake.base_url}/workspaces", headers={"Authorization": f"Bearer {fake.api_key}"}
+    ) as r:
         assert await r.read() == b"<html>oops</html>"
     status, _ = await http.call("GET", "/workspaces")
     assert status == 200
@@ -249,7 +282,9 @@ async def test_global_latency(fake: FakeOrgo, http: Http) -> None:
     assert status == 200
 
 
-async def test_bounded_recording_and_storage(http: Http, fake: FakeOrgo, running: dict[str, Any]) -> None:
+async def test_bounded_recording_and_storage(
+    http: Http, fake: FakeOrgo, running: dict[str, Any]
+) -> None:
     fake.max_recorded = 3
     fake.max_stored_screenshots = 2
     paths = []
@@ -262,7 +297,9 @@ async def test_bounded_recording_and_storage(http: Http, fake: FakeOrgo, running
     assert status == 404
 
 
-async def test_route_bug_answers_json_500(http: Http, fake: FakeOrgo, running: dict[str, Any]) -> None:
+async def test_route_bug_answers_json_500(
+    http: Http, fake: FakeOrgo, running: dict[str, Any]
+) -> None:
     fake.computer(running["id"]).resolution = "garbage"  # width/height cannot parse
     status, body = await http.call("GET", f"/computers/{running['id']}/screenshot")
     assert status == 500 and body["error"] == "Internal server error"

@@ -20,7 +20,9 @@ async def _next_json(ws: aiohttp.ClientWebSocketResponse) -> dict[str, Any]:
     return data
 
 
-async def test_rest_actions_reach_the_events_socket(http: Http, fake: FakeOrgo, running: dict[str, Any]) -> None:
+async def test_rest_actions_reach_the_events_socket(
+    http: Http, fake: FakeOrgo, running: dict[str, Any]
+) -> None:
     cid, token = running["id"], running["vnc_password"]
     ws_url = running["connection_url"].replace("http://", "ws://") + f"/ws/events?token={token}"
     async with http.session.ws_connect(ws_url) as ws:
@@ -30,7 +32,9 @@ async def test_rest_actions_reach_the_events_socket(http: Http, fake: FakeOrgo, 
         await http.call("POST", f"/computers/{cid}/click", json={"x": 1, "y": 1})
         event = await _next_json(ws)
         assert event["type"] == "event" and event["event"]["type"] == "window_focus"
-        await http.call("POST", f"/computers/{cid}/bash", json={"command": "touch ~/Downloads/f.bin"})
+        await http.call(
+            "POST", f"/computers/{cid}/bash", json={"command": "touch ~/Downloads/f.bin"}
+        )
         event = await _next_json(ws)
         assert event["event"]["data"] == {"path": "/home/user/Downloads/f.bin", "action": "created"}
         # A REST restart ends the session: the computer leaves "running" and the token dies.
@@ -91,7 +95,9 @@ async def test_our_sdk_decodes_every_answer(orgo_client: Any, fake_orgo: FakeOrg
     assert fake_orgo.computer(clone.id).workspace_id == other.id
 
 
-async def test_ws_fault_closes_after_n_frames(http: Http, fake: FakeOrgo, running: dict[str, Any]) -> None:
+async def test_ws_fault_closes_after_n_frames(
+    http: Http, fake: FakeOrgo, running: dict[str, Any]
+) -> None:
     cid, token = running["id"], running["vnc_password"]
     fake.add_ws_fault(cid, "events", 4500, after_frames=1)
     ws_url = running["connection_url"].replace("http://", "ws://") + f"/ws/events?token={token}"
@@ -105,7 +111,9 @@ async def test_ws_fault_closes_after_n_frames(http: Http, fake: FakeOrgo, runnin
     assert fake.computer(cid).ws_faults == []  # used up (times=1)
 
 
-async def test_rotate_password_mid_session(http: Http, fake: FakeOrgo, running: dict[str, Any]) -> None:
+async def test_rotate_password_mid_session(
+    http: Http, fake: FakeOrgo, running: dict[str, Any]
+) -> None:
     cid, token = running["id"], running["vnc_password"]
     ws_url = running["connection_url"].replace("http://", "ws://") + f"/ws/events?token={token}"
     async with http.session.ws_connect(ws_url) as ws:
@@ -122,7 +130,10 @@ async def test_rotate_password_mid_session(http: Http, fake: FakeOrgo, running: 
 async def test_client_wait_until_sees_the_state_machine() -> None:
     from orgo_async.testing import Timings
 
-    async with FakeOrgo(timings=Timings(create=0.02, boot=0.02)) as fake, fake.client(max_retries=0) as orgo:
+    async with (
+        FakeOrgo(timings=Timings(create=0.02, boot=0.02)) as fake,
+        fake.client(max_retries=0) as orgo,
+    ):
         ws = await orgo.workspaces.create(name="w")
         c = await orgo.computers.create(workspace_id=ws.id, name="c")
         assert c.status == "creating"
@@ -132,9 +143,14 @@ async def test_client_wait_until_sees_the_state_machine() -> None:
         assert c.status == "running" and seen == ["starting", "running"]
 
 
-async def test_status_fault_on_websocket_handshake(http: Http, fake: FakeOrgo, running: dict[str, Any]) -> None:
+async def test_status_fault_on_websocket_handshake(
+    http: Http, fake: FakeOrgo, running: dict[str, Any]
+) -> None:
     fake.faults.statuses("GET", "/desktops/{instance}/ws/events", 503)
-    ws_url = running["connection_url"].replace("http://", "ws://") + f"/ws/events?token={running['vnc_password']}"
+    ws_url = (
+        running["connection_url"].replace("http://", "ws://")
+        + f"/ws/events?token={running['vnc_password']}"
+    )
     try:
         async with http.session.ws_connect(ws_url):
             raise AssertionError("the handshake should have failed")
@@ -145,11 +161,14 @@ async def test_status_fault_on_websocket_handshake(http: Http, fake: FakeOrgo, r
         assert await _next_json(ws) == {"type": "pong"}
 
 
-async def test_truncated_storage_keeps_content_type(http: Http, fake: FakeOrgo, running: dict[str, Any]) -> None:
+async def test_truncated_storage_keeps_content_type(
+    http: Http, fake: FakeOrgo, running: dict[str, Any]
+) -> None:
     _, body = await http.call("GET", f"/computers/{running['id']}/screenshot")
     fake.faults.truncated("GET", "/storage/{a}/{b}/{c}/{d}")
-    async with http.session.get(fake.origin + body["image"],
-                                headers={"Authorization": f"Bearer {fake.api_key}"}) as r:
+    async with http.session.get(
+        fake.origin + body["image"], headers={"Authorization": f"Bearer {fake.api_key}"}
+    ) as r:
         data = await r.read()
         assert r.content_type == "image/png"
     assert 0 < len(data) < body["metadata"]["size"]

@@ -21,10 +21,14 @@ from orgo_async.testing import FakeOrgo
 async def test_fake_orgo_fixture(fake_orgo: FakeOrgo) -> None:
     assert fake_orgo.base_url.startswith("http://127.0.0.1:")
     assert fake_orgo.api_key.startswith("sk_live_")
-    async with aiohttp.ClientSession() as s, s.post(
-        fake_orgo.base_url + "/workspaces", json={"name": "w"},
-        headers={"Authorization": f"Bearer {fake_orgo.api_key}"},
-    ) as r:
+    async with (
+        aiohttp.ClientSession() as s,
+        s.post(
+            fake_orgo.base_url + "/workspaces",
+            json={"name": "w"},
+            headers={"Authorization": f"Bearer {fake_orgo.api_key}"},
+        ) as r,
+    ):
         assert r.status == 201
     assert [w.name for w in fake_orgo.world.workspaces.values()] == ["w"]
 
@@ -39,15 +43,29 @@ async def test_orgo_client_fixture(orgo_client: Any, fake_orgo: FakeOrgo) -> Non
 
 def test_plugin_loads_by_entry_point_in_a_fresh_session(tmp_path: Path) -> None:
     test = tmp_path / "test_user.py"
-    test.write_text(textwrap.dedent("""
+    test.write_text(
+        textwrap.dedent("""
         async def test_agent(fake_orgo):
             ws = fake_orgo.add_workspace("x")
             assert fake_orgo.world.workspaces[ws.id].name == "x"
-    """))
+    """)
+    )
     proc = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-o", "asyncio_mode=auto",
-         str(test)],
-        cwd=tmp_path, capture_output=True, text=True, timeout=60,
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-o",
+            "asyncio_mode=auto",
+            str(test),
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "1 passed" in proc.stdout
@@ -72,14 +90,28 @@ def test_cli_without_command_prints_help(capsys: pytest.CaptureFixture[str]) -> 
 
 
 def test_cli_parser_options() -> None:
-    args = build_parser().parse_args(["fake-server", "--port", "0", "--api-key", "sk_live_x", "--allow-exec"])
-    assert (args.port, args.api_key, args.allow_exec, args.host) == (0, "sk_live_x", True, "127.0.0.1")
+    args = build_parser().parse_args(
+        ["fake-server", "--port", "0", "--api-key", "sk_live_x", "--allow-exec"]
+    )
+    assert (args.port, args.api_key, args.allow_exec, args.host) == (
+        0,
+        "sk_live_x",
+        True,
+        "127.0.0.1",
+    )
 
 
 async def _start_server(*extra: str) -> tuple[asyncio.subprocess.Process, dict[str, str]]:
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "orgo_async.cli", "fake-server", "--port", "0", *extra,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        sys.executable,
+        "-m",
+        "orgo_async.cli",
+        "fake-server",
+        "--port",
+        "0",
+        *extra,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
     info: dict[str, str] = {}
@@ -107,17 +139,21 @@ async def test_fake_server_starts_answers_and_stops() -> None:
     proc, info = await _start_server("--api-key", "sk_live_cli_test")
     try:
         assert info["key"] == "sk_live_cli_test"
-        assert info["base_url"].startswith("http://127.0.0.1:") and info["base_url"].endswith("/api")
+        assert info["base_url"].startswith("http://127.0.0.1:") and info["base_url"].endswith(
+            "/api"
+        )
         async with aiohttp.ClientSession(headers={"Authorization": "Bearer sk_live_cli_test"}) as s:
             async with s.post(info["base_url"] + "/projects", json={"name": "p"}) as r:
                 assert r.status == 201
                 ws = await r.json()
-            async with s.post(info["base_url"] + "/computers",
-                              json={"workspace_id": ws["id"], "name": "c"}) as r:
+            async with s.post(
+                info["base_url"] + "/computers", json={"workspace_id": ws["id"], "name": "c"}
+            ) as r:
                 assert r.status == 201
                 assert (await r.json())["status"] == "running"  # instant by default
-            async with s.get(info["base_url"] + "/projects",
-                             headers={"Authorization": "Bearer other"}) as r:
+            async with s.get(
+                info["base_url"] + "/projects", headers={"Authorization": "Bearer other"}
+            ) as r:
                 assert r.status == 401
     finally:
         code, out, err = await _stop(proc)
@@ -131,11 +167,13 @@ async def test_fake_server_warns_loudly_with_exec() -> None:
         async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {info['key']}"}) as s:
             async with s.post(info["base_url"] + "/workspaces", json={"name": "w"}) as r:
                 ws = await r.json()
-            async with s.post(info["base_url"] + "/computers",
-                              json={"workspace_id": ws["id"], "name": "c"}) as r:
+            async with s.post(
+                info["base_url"] + "/computers", json={"workspace_id": ws["id"], "name": "c"}
+            ) as r:
                 c = await r.json()
-            async with s.post(info["base_url"] + f"/computers/{c['id']}/bash",
-                              json={"command": "echo $((40+2))"}) as r:
+            async with s.post(
+                info["base_url"] + f"/computers/{c['id']}/bash", json={"command": "echo $((40+2))"}
+            ) as r:
                 assert (await r.json())["output"] == "42\n"
     finally:
         code, _, err = await _stop(proc)
@@ -146,8 +184,14 @@ async def test_fake_server_warns_loudly_with_exec() -> None:
 async def test_fake_server_port_in_use() -> None:
     async with FakeOrgo() as fake:
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "orgo_async.cli", "fake-server", "--port", str(fake.port),
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+            sys.executable,
+            "-m",
+            "orgo_async.cli",
+            "fake-server",
+            "--port",
+            str(fake.port),
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
         )
         async with asyncio.timeout(20):
             _, err = await proc.communicate()

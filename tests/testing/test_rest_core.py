@@ -16,9 +16,12 @@ from .conftest import Http
 
 # The reference's JSON examples (orgo-api.md §2-§5), verbatim.
 WORKSPACE_CREATE_EXAMPLE = {
-    "id": "550e8400-e29b-41d4-a716-446655440000", "name": "production",
-    "user_id": "4d96f9a0-7727-4b63-889a-32544c206d7c", "status": "active",
-    "icon_url": None, "created_at": "2026-04-07T10:30:00Z",
+    "id": "550e8400-e29b-41d4-a716-446655440000",
+    "name": "production",
+    "user_id": "4d96f9a0-7727-4b63-889a-32544c206d7c",
+    "status": "active",
+    "icon_url": None,
+    "created_at": "2026-04-07T10:30:00Z",
 }
 COMPUTER_CREATE_EXAMPLE = {
     "id": "a3bb189e-8bf9-3888-9912-ace4e6543002",
@@ -53,9 +56,16 @@ COMPUTER_GET_EXAMPLE = {
     "connection_url": "https://www.orgo.ai/desktops/a3881618",
     "vnc_password": "a06db12a8683df96",
 }
-CLONE_EXAMPLE = {"id": "b4cc290f-9bf9-3888-9912-ace4e6543003", "name": "agent-1 (clone)", "status": "running"}
+CLONE_EXAMPLE = {
+    "id": "b4cc290f-9bf9-3888-9912-ace4e6543003",
+    "name": "agent-1 (clone)",
+    "status": "running",
+}
 RESIZE_EXAMPLE = {
-    "vcpus": 4, "mem_gb": 8, "disk_size_gb": 30, "bandwidth_limit_mbps": 1000,
+    "vcpus": 4,
+    "mem_gb": 8,
+    "disk_size_gb": 30,
+    "bandwidth_limit_mbps": 1000,
     "results": {
         "vcpus": {"requested": 4, "applied": 4, "ok": True},
         "mem_mb": {"requested": 8192, "applied": 8192, "ok": True},
@@ -190,11 +200,21 @@ async def test_computer_create_matches_example(http: Http, fake: FakeOrgo) -> No
 async def test_create_accepts_official_sdk_body_and_project_id(http: Http) -> None:
     ws = await http.workspace()
     status, body = await http.call(
-        "POST", "/computers",
-        json={"workspace_id": ws["id"], "name": "c1", "os": "linux", "gpu": "none", "ram": 8, "cpu": 2},
+        "POST",
+        "/computers",
+        json={
+            "workspace_id": ws["id"],
+            "name": "c1",
+            "os": "linux",
+            "gpu": "none",
+            "ram": 8,
+            "cpu": 2,
+        },
     )
     assert status == 201 and (body["ram"], body["cpu"], body["gpu"]) == (8, 2, "none")
-    status, body = await http.call("POST", "/computers", json={"project_id": ws["id"], "name": "c2"})
+    status, body = await http.call(
+        "POST", "/computers", json={"project_id": ws["id"], "name": "c2"}
+    )
     assert status == 201 and body["workspace_id"] == ws["id"]
 
 
@@ -247,8 +267,15 @@ async def test_plan_limits(http: Http, fake: FakeOrgo) -> None:
 
 
 async def test_unknown_computer_is_404(http: Http) -> None:
-    for method, suffix in [("GET", ""), ("DELETE", ""), ("POST", "/click"), ("GET", "/screenshot"),
-                           ("POST", "/start"), ("PATCH", "/resize"), ("GET", "/vnc-password")]:
+    for method, suffix in [
+        ("GET", ""),
+        ("DELETE", ""),
+        ("POST", "/click"),
+        ("GET", "/screenshot"),
+        ("POST", "/start"),
+        ("PATCH", "/resize"),
+        ("GET", "/vnc-password"),
+    ]:
         status, body = await http.call(method, f"/computers/{uuid.uuid4()}{suffix}", json={})
         assert status == 404, (method, suffix)
         assert body["error"] == "Computer not found"
@@ -318,8 +345,12 @@ async def test_stop_start_restart_delete(http: Http, fake: FakeOrgo) -> None:
     await wait_status(fake, cid, "running")
 
     password = comp.vnc_password
-    status, body = await http.call("POST", f"/computers/{cid}/restart", data=b"null",
-                                   headers={"Content-Type": "application/json"})
+    status, body = await http.call(
+        "POST",
+        f"/computers/{cid}/restart",
+        data=b"null",
+        headers={"Content-Type": "application/json"},
+    )
     assert (status, body) == (200, {"success": True, "status": "restarting"})
     status, got = await http.call("GET", f"/computers/{cid}")
     assert got["status"] == "restarting" and got["vnc_password"] != password
@@ -340,7 +371,9 @@ async def test_stop_start_restart_delete(http: Http, fake: FakeOrgo) -> None:
     assert status == 404
 
 
-async def test_restart_from_stopped_and_suspended_resume(http: Http, fake: FakeOrgo, running: dict[str, Any]) -> None:
+async def test_restart_from_stopped_and_suspended_resume(
+    http: Http, fake: FakeOrgo, running: dict[str, Any]
+) -> None:
     cid = running["id"]
     comp = fake.computer(cid)
     comp.set_status("suspended")
@@ -367,14 +400,23 @@ async def test_clone_names_and_copies(http: Http, fake: FakeOrgo, running: dict[
 async def test_move_between_workspaces(http: Http, fake: FakeOrgo, running: dict[str, Any]) -> None:
     cid = running["id"]
     other = await http.workspace("other")
-    status, body = await http.call("PATCH", f"/computers/{cid}/move", json={"workspace_id": other["id"]})
-    assert (status, body) == (200, {"success": True, "workspace_id": other["id"], "project_id": other["id"]})
+    status, body = await http.call(
+        "PATCH", f"/computers/{cid}/move", json={"workspace_id": other["id"]}
+    )
+    assert (status, body) == (
+        200,
+        {"success": True, "workspace_id": other["id"], "project_id": other["id"]},
+    )
     assert fake.computer(cid).workspace_id == other["id"]
-    status, body = await http.call("PATCH", f"/computers/{cid}/move", json={"project_id": other["id"]})
+    status, body = await http.call(
+        "PATCH", f"/computers/{cid}/move", json={"project_id": other["id"]}
+    )
     assert status == 400 and "already in that workspace" in body["error"]
     status, body = await http.call("PATCH", f"/computers/{cid}/move", json={})
     assert (status, body["error"]) == (400, "'workspace_id' is required")
-    status, body = await http.call("PATCH", f"/computers/{cid}/move", json={"workspace_id": str(uuid.uuid4())})
+    status, body = await http.call(
+        "PATCH", f"/computers/{cid}/move", json={"workspace_id": str(uuid.uuid4())}
+    )
     assert status == 404
 
 
@@ -388,7 +430,9 @@ async def test_resize_semantics(http: Http, fake: FakeOrgo, running: dict[str, A
     assert body["results"]["mem_mb"] == {"requested": 8192, "applied": 8192, "ok": True}
     assert body["partial"] is False
     fake.plan.max_vcpus = 4
-    status, body = await http.call("PATCH", f"/computers/{cid}/resize", json={"vcpus": 8, "mem_gb": 16})
+    status, body = await http.call(
+        "PATCH", f"/computers/{cid}/resize", json={"vcpus": 8, "mem_gb": 16}
+    )
     assert status == 207 and body["partial"] is True
     assert body["results"]["vcpus"]["ok"] is False and body["results"]["vcpus"]["applied"] == 4
     assert "error" in body["results"]["vcpus"]
@@ -398,7 +442,9 @@ async def test_resize_semantics(http: Http, fake: FakeOrgo, running: dict[str, A
     for bad in ({"vcpus": 3}, {"mem_gb": 64}, {"disk_size_gb": 10}, {"vcpus": "4"}, {"ram": 8}):
         status, body = await http.call("PATCH", f"/computers/{cid}/resize", json=bad)
         assert status == 400, bad
-    status, body = await http.call("PATCH", f"/computers/{cid}/resize", json={"auto_stop_minutes": 15})
+    status, body = await http.call(
+        "PATCH", f"/computers/{cid}/resize", json={"auto_stop_minutes": 15}
+    )
     assert status == 200 and body["auto_stop_minutes"] == 15 and "results" not in body
     await http.call("POST", f"/computers/{cid}/stop")
     status, body = await http.call("PATCH", f"/computers/{cid}/resize", json={"vcpus": 2})
@@ -409,11 +455,15 @@ async def test_auto_stop(http: Http, running: dict[str, Any]) -> None:
     cid = running["id"]
     status, body = await http.call("GET", f"/computers/{cid}/auto-stop")
     assert (status, body) == (200, {"auto_stop_minutes": 0, "configurable": True})
-    status, body = await http.call("PATCH", f"/computers/{cid}/auto-stop", json={"auto_stop_minutes": 15})
+    status, body = await http.call(
+        "PATCH", f"/computers/{cid}/auto-stop", json={"auto_stop_minutes": 15}
+    )
     assert (status, body) == (200, {"auto_stop_minutes": 15, "auto_suspend_after": "15m"})
     status, body = await http.call("GET", f"/computers/{cid}/auto-stop")
     assert body["auto_stop_minutes"] == 15
-    status, body = await http.call("PATCH", f"/computers/{cid}/auto-stop", json={"auto_stop_minutes": 0})
+    status, body = await http.call(
+        "PATCH", f"/computers/{cid}/auto-stop", json={"auto_stop_minutes": 0}
+    )
     assert body == {"auto_stop_minutes": 0, "auto_suspend_after": "0s"}
     for bad in ({}, {"auto_stop_minutes": -5}, {"auto_stop_minutes": 1.5}):
         status, body = await http.call("PATCH", f"/computers/{cid}/auto-stop", json=bad)
@@ -434,10 +484,14 @@ async def test_delays_cancelled_on_close() -> None:
     ws = fake.add_workspace("w")
     import aiohttp
 
-    async with aiohttp.ClientSession() as s, s.post(
-        fake.base_url + "/computers", json={"workspace_id": ws.id, "name": "c"},
-        headers={"Authorization": f"Bearer {fake.api_key}"},
-    ) as r:
+    async with (
+        aiohttp.ClientSession() as s,
+        s.post(
+            fake.base_url + "/computers",
+            json={"workspace_id": ws.id, "name": "c"},
+            headers={"Authorization": f"Bearer {fake.api_key}"},
+        ) as r,
+    ):
         assert r.status == 201
         assert (await r.json())["status"] == "creating"
     assert fake._tasks
