@@ -331,7 +331,7 @@ class HTTPPipeline:
         self,
         route: Route,
         *ids: str,
-        cast: type[T],
+        response_type: type[T],
         json: Any = None,
         params: Mapping[str, str] | None = None,
         timeout: float | None = None,
@@ -351,7 +351,7 @@ class HTTPPipeline:
             route.method,
             path,
             idempotent=route.idempotent,
-            cast=cast,
+            response_type=response_type,
             json=json,
             params=params,
             timeout=timeout if timeout is not None else route.timeout,
@@ -365,7 +365,7 @@ class HTTPPipeline:
         path: str,
         *,
         idempotent: bool,
-        cast: type[T],
+        response_type: type[T],
         json: Any = ...,
         params: Mapping[str, str] | None = ...,
         content: bytes | None = ...,
@@ -384,7 +384,7 @@ class HTTPPipeline:
         path: str,
         *,
         idempotent: bool,
-        cast: None,
+        response_type: None,
         json: Any = ...,
         params: Mapping[str, str] | None = ...,
         content: bytes | None = ...,
@@ -402,7 +402,7 @@ class HTTPPipeline:
         path: str,
         *,
         idempotent: bool,
-        cast: type[Any] | None,
+        response_type: type[Any] | None,
         json: Any = None,
         params: Mapping[str, str] | None = None,
         content: bytes | None = None,
@@ -413,11 +413,11 @@ class HTTPPipeline:
         auth: bool = True,
         ok_statuses: frozenset[int] | None = None,
     ) -> Any:
-        """Send one logical request (with retries) and decode the answer into ``cast``.
+        """Send one logical request (with retries) and decode the answer into ``response_type``.
 
         ``path`` is relative to the base URL; ``url`` (absolute) replaces it, for stored
         screenshots. ``auth=False`` sends no API key (for URLs on other origins).
-        ``cast`` may be a msgspec type, ``bytes``, :class:`RawResponse` or ``None``.
+        ``response_type`` may be a msgspec type, ``bytes``, :class:`RawResponse` or ``None``.
         ``ok_statuses`` are extra non-2xx statuses that still count as success (207).
         """
         transport = self.transport
@@ -524,7 +524,9 @@ class HTTPPipeline:
                     retries + 1,
                 )
             if 200 <= status < 300 or (ok_statuses is not None and status in ok_statuses):
-                return self._decode(cast, status, data, resp_headers, full_url, method, log_path)
+                return self._decode(
+                    response_type, status, data, resp_headers, full_url, method, log_path
+                )
 
             retry_after = parse_retry_after(resp_headers.get("Retry-After"))
             if status == 429:

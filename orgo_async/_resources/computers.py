@@ -187,25 +187,25 @@ class Computers:
             body["gpu"] = gpu
         if image is not None:
             body["image"] = image
-        return await self._pipeline.call(_CREATE, json=body, cast=Computer)
+        return await self._pipeline.call(_CREATE, json=body, response_type=Computer)
 
     async def get(self, computer_id: str) -> Computer:
         """The computer, with its current status and connection fields."""
-        return await self._pipeline.call(_GET, computer_id, cast=Computer)
+        return await self._pipeline.call(_GET, computer_id, response_type=Computer)
 
     async def list(self, workspace_id: str) -> builtins.list[Computer]:
         """The computers of a workspace (the API has no ``GET /computers``; this reads the
         workspace's ``desktops``)."""
-        ws = await self._pipeline.call(_WORKSPACE, workspace_id, cast=Workspace)
+        ws = await self._pipeline.call(_WORKSPACE, workspace_id, response_type=Workspace)
         return ws.desktops
 
     async def delete(self, computer_id: str) -> Success:
         """Delete the computer and its disk, permanently."""
-        return await self._pipeline.call(_DELETE, computer_id, cast=Success)
+        return await self._pipeline.call(_DELETE, computer_id, response_type=Success)
 
     async def vnc_password(self, computer_id: str) -> str:
         """The current VNC / WebSocket token. It rotates on every restart: never cache it."""
-        result = await self._pipeline.call(_VNC_PASSWORD, computer_id, cast=VncPassword)
+        result = await self._pipeline.call(_VNC_PASSWORD, computer_id, response_type=VncPassword)
         return result.password
 
     # -- lifecycle (§5) -----------------------------------------------------------------
@@ -216,19 +216,19 @@ class Computers:
         The docs call it idempotent but also list 409 when the computer is not stopped;
         a 409 surfaces as :class:`~orgo_async.ConflictError`.
         """
-        return await self._pipeline.call(_START, computer_id, cast=Success)
+        return await self._pipeline.call(_START, computer_id, response_type=Success)
 
     async def stop(self, computer_id: str) -> Success:
         """Stop a running computer; its disk is kept. 409 if it is not running."""
-        return await self._pipeline.call(_STOP, computer_id, cast=Success)
+        return await self._pipeline.call(_STOP, computer_id, response_type=Success)
 
     async def restart(self, computer_id: str) -> Success:
         """Stop then start. The ``vnc_password`` rotates: reconnect WebSockets afterwards."""
-        return await self._pipeline.call(_RESTART, computer_id, cast=Success)
+        return await self._pipeline.call(_RESTART, computer_id, response_type=Success)
 
     async def clone(self, computer_id: str) -> Computer:
         """Copy the computer, disk included. The answer has ``id``, ``name``, ``status``."""
-        return await self._pipeline.call(_CLONE, computer_id, cast=Computer)
+        return await self._pipeline.call(_CLONE, computer_id, response_type=Computer)
 
     async def move(self, computer_id: str, workspace_id: str) -> MoveResult:
         """Move the computer to another workspace of the same owner.
@@ -238,7 +238,7 @@ class Computers:
         """
         check_id(workspace_id, "workspace_id")
         body = {"workspace_id": workspace_id, "project_id": workspace_id}
-        return await self._pipeline.call(_MOVE, computer_id, json=body, cast=MoveResult)
+        return await self._pipeline.call(_MOVE, computer_id, json=body, response_type=MoveResult)
 
     async def resize(
         self,
@@ -272,17 +272,23 @@ class Computers:
         if not body:
             raise ValueError("resize needs at least one of vcpus, mem_gb, disk_size_gb, ...")
         return await self._pipeline.call(
-            _RESIZE, computer_id, json=body, cast=ResizeResult, ok_statuses=frozenset({207})
+            _RESIZE,
+            computer_id,
+            json=body,
+            response_type=ResizeResult,
+            ok_statuses=frozenset({207}),
         )
 
     async def auto_stop(self, computer_id: str) -> AutoStop:
         """The auto-stop setting (``auto_stop_minutes``; 0 = never)."""
-        return await self._pipeline.call(_AUTO_STOP_GET, computer_id, cast=AutoStop)
+        return await self._pipeline.call(_AUTO_STOP_GET, computer_id, response_type=AutoStop)
 
     async def set_auto_stop(self, computer_id: str, minutes: int) -> AutoStop:
         """Suspend the computer after ``minutes`` idle (0 disables auto-stop)."""
         body = {"auto_stop_minutes": _positive_int("minutes", minutes, 0)}
-        return await self._pipeline.call(_AUTO_STOP_SET, computer_id, json=body, cast=AutoStop)
+        return await self._pipeline.call(
+            _AUTO_STOP_SET, computer_id, json=body, response_type=AutoStop
+        )
 
     @overload
     async def wait_until(
@@ -398,7 +404,7 @@ class Computers:
         }
         if double:
             body["double"] = True
-        return await self._pipeline.call(_CLICK, computer_id, json=body, cast=ActionResult)
+        return await self._pipeline.call(_CLICK, computer_id, json=body, response_type=ActionResult)
 
     async def double_click(self, computer_id: str, x: int, y: int) -> ActionResult:
         """Shorthand for ``click(..., double=True)``."""
@@ -425,7 +431,7 @@ class Computers:
             "button": _one_of("button", button, _DRAG_BUTTONS),
             "duration": duration,
         }
-        return await self._pipeline.call(_DRAG, computer_id, json=body, cast=ActionResult)
+        return await self._pipeline.call(_DRAG, computer_id, json=body, response_type=ActionResult)
 
     async def scroll(
         self,
@@ -446,7 +452,9 @@ class Computers:
             body["x"] = _coord("x", x)
         if y is not None:
             body["y"] = _coord("y", y)
-        return await self._pipeline.call(_SCROLL, computer_id, json=body, cast=ActionResult)
+        return await self._pipeline.call(
+            _SCROLL, computer_id, json=body, response_type=ActionResult
+        )
 
     async def type(
         self, computer_id: str, text: str, *, delay_ms: int | None = None
@@ -462,20 +470,24 @@ class Computers:
         slow = len(text) * per_char
         timeout = self._pipeline.options.timeout + slow if slow > 1 else None
         return await self._pipeline.call(
-            _TYPE, computer_id, json=body, cast=ActionResult, timeout=timeout
+            _TYPE, computer_id, json=body, response_type=ActionResult, timeout=timeout
         )
 
     async def key(self, computer_id: str, key: str) -> ActionResult:
         """Press a key or combo: ``Enter``, ``Tab``, ``ctrl+c``, ``alt+F4`` ..."""
         if not isinstance(key, str) or not key.strip():
             raise ValueError("key must be a non-empty str such as 'Enter' or 'ctrl+c'")
-        return await self._pipeline.call(_KEY, computer_id, json={"key": key}, cast=ActionResult)
+        return await self._pipeline.call(
+            _KEY, computer_id, json={"key": key}, response_type=ActionResult
+        )
 
     async def move_mouse(self, computer_id: str, x: int, y: int) -> ActionResult:
         """Move the pointer to ``(x, y)`` (``POST /computers/{id}/move``, which the
         official SDK uses; not in the docs). Safe to retry: moving twice lands the same."""
         body = {"x": _coord("x", x), "y": _coord("y", y)}
-        return await self._pipeline.call(_MOUSE_MOVE, computer_id, json=body, cast=ActionResult)
+        return await self._pipeline.call(
+            _MOUSE_MOVE, computer_id, json=body, response_type=ActionResult
+        )
 
     async def wait(self, computer_id: str, duration: float) -> ActionResult:
         """Sleep ``duration`` seconds (0-60) on the server side."""
@@ -489,7 +501,7 @@ class Computers:
             _WAIT,
             computer_id,
             json={"duration": duration},
-            cast=ActionResult,
+            response_type=ActionResult,
             timeout=duration + _SERVER_LIMIT_SLACK,
         )
 
@@ -508,7 +520,11 @@ class Computers:
         if timeout is not None:
             limit = body["timeout"] = _positive_int("timeout", timeout)
         return await self._pipeline.call(
-            _BASH, computer_id, json=body, cast=BashResult, timeout=limit + _SERVER_LIMIT_SLACK
+            _BASH,
+            computer_id,
+            json=body,
+            response_type=BashResult,
+            timeout=limit + _SERVER_LIMIT_SLACK,
         )
 
     async def exec(
@@ -523,7 +539,7 @@ class Computers:
             _EXEC,
             computer_id,
             json={"code": code, "timeout": timeout},
-            cast=ExecResult,
+            response_type=ExecResult,
             timeout=timeout + _SERVER_LIMIT_SLACK,
         )
 
@@ -543,7 +559,7 @@ class Computers:
             _SCREENSHOT,
             computer_id,
             params={"response_format": format},
-            cast=ScreenshotResponse,
+            response_type=ScreenshotResponse,
         )
         image = resp.image
         url: str | None = None
@@ -560,7 +576,7 @@ class Computers:
                 "",
                 url=url,
                 idempotent=True,
-                cast=RawResponse,
+                response_type=RawResponse,
                 auth=same_origin,
                 headers={"Accept": "*/*"},
             )
@@ -593,7 +609,7 @@ class Computers:
     async def event_catalog(self, computer_id: str) -> Any:
         """The desktop event catalog as JSON (``GET /computers/{id}/events``; its shape is
         not documented, so it is returned as decoded JSON)."""
-        raw = await self._pipeline.call(_EVENTS, computer_id, cast=RawResponse)
+        raw = await self._pipeline.call(_EVENTS, computer_id, response_type=RawResponse)
         return raw.json()
 
     # -- RTMP streaming (§7) ------------------------------------------------------------
@@ -606,16 +622,16 @@ class Computers:
             _STREAM_START,
             computer_id,
             json={"connection_name": connection_name},
-            cast=StreamStartResult,
+            response_type=StreamStartResult,
         )
 
     async def stream_stop(self, computer_id: str) -> StreamStopResult:
         """Stop the RTMP stream."""
-        return await self._pipeline.call(_STREAM_STOP, computer_id, cast=StreamStopResult)
+        return await self._pipeline.call(_STREAM_STOP, computer_id, response_type=StreamStopResult)
 
     async def stream_status(self, computer_id: str) -> StreamStatus:
         """``idle``, ``streaming`` (with ``pid`` and ``start_time``) or ``terminated``."""
-        return await self._pipeline.call(_STREAM_STATUS, computer_id, cast=StreamStatus)
+        return await self._pipeline.call(_STREAM_STATUS, computer_id, response_type=StreamStatus)
 
     # -- fleets -------------------------------------------------------------------------
 

@@ -38,19 +38,19 @@ class Workspaces:
             body["icon_url"] = icon_url
         if status is not None:
             body["status"] = status
-        return await self._pipeline.call(_CREATE, json=body, cast=Workspace)
+        return await self._pipeline.call(_CREATE, json=body, response_type=Workspace)
 
     async def list(self) -> list[Workspace]:
         """Every workspace the key can see, each with its computers (``desktops``)."""
-        return (await self._pipeline.call(_LIST, cast=WorkspaceList)).items
+        return (await self._pipeline.call(_LIST, response_type=WorkspaceList)).items
 
     async def get(self, workspace_id: str) -> Workspace:
         """One workspace with its computers. :class:`~orgo_async.NotFoundError` if unknown."""
-        return await self._pipeline.call(_GET, workspace_id, cast=Workspace)
+        return await self._pipeline.call(_GET, workspace_id, response_type=Workspace)
 
     async def delete(self, workspace_id: str) -> Success:
         """Delete the workspace and permanently delete all its computers."""
-        return await self._pipeline.call(_DELETE, workspace_id, cast=Success)
+        return await self._pipeline.call(_DELETE, workspace_id, response_type=Success)
 
     async def get_by_name(self, name: str) -> Workspace | None:
         """The workspace called ``name``, or ``None`` (list and filter: there is no

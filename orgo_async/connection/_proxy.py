@@ -70,7 +70,7 @@ class DesktopProxy:
             method,
             path,
             idempotent=method in _IDEMPOTENT if idempotent is None else idempotent,
-            cast=RawResponse,
+            response_type=RawResponse,
             json=json,
             params=params,
             content=content,
