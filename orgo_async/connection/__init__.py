@@ -10,9 +10,10 @@ Desktop API proxy. ``websockets`` is imported only when a channel is opened.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from .._errors import EventSubscriptionError
+from .._lazy import lazy_exports
 from .._protocol.close_codes import ReconnectPolicy
 from ._channel import ChannelOptions
 from ._connection import ComputerLike, Connection, SecretURL
@@ -54,12 +55,4 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(module, __name__), name)
-    globals()[name] = value
-    return value
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)
