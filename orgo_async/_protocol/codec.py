@@ -67,7 +67,7 @@ class MessageDecoder(Generic[T]):
         try:
             return self._decoder.decode(frame)
         except msgspec.ValidationError as e:
-            return self._fallback(frame, e)
+            return self.fallback(frame, e)
         except msgspec.DecodeError:
             raise self.error(f"malformed JSON: {excerpt(frame)!r}") from None
 
@@ -90,7 +90,9 @@ class MessageDecoder(Generic[T]):
             raise self.error(f"message has no string 'type': {excerpt(frame)!r}") from None
         return obj
 
-    def _fallback(self, frame: str | bytes, cause: msgspec.ValidationError) -> T | Unknown:
+    def fallback(self, frame: str | bytes, cause: msgspec.ValidationError) -> Unknown:
+        """What a frame that failed typed decoding is: :class:`Unknown` for a ``type``
+        this decoder does not know, a protocol error for anything else."""
         obj = self.raw(frame, cause)
         kind = obj["type"]
         if kind not in self._known:
