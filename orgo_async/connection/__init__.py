@@ -15,8 +15,9 @@ from typing import TYPE_CHECKING
 from .._errors import EventSubscriptionError
 from .._lazy import lazy_exports
 from .._protocol.close_codes import ReconnectPolicy
-from ._channel import ChannelOptions
 from ._connection import ComputerLike, Connection, SecretURL
+from ._credentials import ChannelCredentials
+from ._options import ChannelOptions
 from ._proxy import DesktopProxy
 
 if TYPE_CHECKING:
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
 __all__ = [
     "AnyEvent",
     "Audio",
+    "ChannelCredentials",
     "ChannelOptions",
     "ComputerLike",
     "Connection",

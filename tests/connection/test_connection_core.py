@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import ssl
 import subprocess
@@ -95,11 +96,15 @@ def test_no_password_yet() -> None:
         _ = conn.websockify_url
 
 
-def test_proxy_needs_a_client() -> None:
+async def test_proxy_needs_a_client() -> None:
     conn = Connection(computer())
+    # URLs need no client...
     assert conn.api_base == "https://www.orgo.ai/api"
-    with pytest.raises(RuntimeError, match="client"):
-        conn._require_client()
+    assert conn.proxy_url("a b/c") == "https://www.orgo.ai/api/desktops/a3881618/proxy/a%20b/c"
+    # ...requests do: refused at once, before anything is sent (no server here to reach).
+    for method in ("GET", "POST", "DELETE"):
+        with pytest.raises(RuntimeError, match=r"API key.*orgo\.connection\(computer\)"):
+            await asyncio.wait_for(conn.proxy.request(method, "health"), timeout=1)
 
 
 def test_bad_arguments() -> None:
