@@ -94,14 +94,15 @@ _MESSAGES: Final = {
 #: Longest close reason kept (RFC 6455 allows 123 bytes in a close frame): a longer one
 #: given by a caller or a broken peer is cut, so an error message stays bounded.
 MAX_REASON: Final = 123
-# C0/C1 controls and the line/paragraph separators: a reason ends up in log lines.
-_CONTROLS: Final = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+# C0/C1 controls and line/paragraph separators (a reason ends up in log lines) and lone
+# surrogates (a str that cannot be encoded would break whatever logs it).
+_CONTROLS: Final = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
 
 
 def close_reason(reason: str | bytes) -> str:
     """A close reason made safe to show: decoded (invalid UTF-8, e.g. a multi-byte
-    character cut by the 123-byte limit, becomes U+FFFD), control characters replaced,
-    at most :data:`MAX_REASON` characters."""
+    character cut by the 123-byte limit, becomes U+FFFD), control characters and lone
+    surrogates replaced by U+FFFD, at most :data:`MAX_REASON` characters."""
     text = reason.decode("utf-8", "replace") if isinstance(reason, bytes) else reason
     text = _CONTROLS.sub("\ufffd", text)
     return text if len(text) <= MAX_REASON else text[: MAX_REASON - 1] + "\u2026"

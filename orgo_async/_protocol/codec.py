@@ -70,6 +70,16 @@ class MessageDecoder(Generic[T]):
             return self.fallback(frame, e)
         except msgspec.DecodeError:
             raise self.error(f"malformed JSON: {excerpt(frame)!r}") from None
+        except UnicodeEncodeError:
+            raise self.not_utf8() from None
+
+    def not_utf8(self) -> ChannelProtocolError:
+        """The error for a text frame holding lone surrogates (not encodable as UTF-8).
+
+        websockets never hands over such a str (it decodes frames strictly), but a
+        decoder fed by other code must still fail with a protocol error.
+        """
+        return self.error("the frame is not valid UTF-8 text")
 
     def check_size(self, frame: str | bytes) -> None:
         """Raise :class:`ChannelProtocolError` when ``frame`` is larger than ``max_size``."""

@@ -329,6 +329,8 @@ class EventsDecoder:
             return self._fallback(frame, e)
         except msgspec.DecodeError:
             raise self._inner.error("malformed JSON") from None
+        except UnicodeEncodeError:
+            raise self._inner.not_utf8() from None
         if isinstance(msg, _EventFrame):
             return msg.event
         return msg
