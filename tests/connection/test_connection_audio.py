@@ -155,7 +155,7 @@ async def test_second_rejection_is_token_rejected(desktop: Desktop) -> None:
 
     conn = desktop.connection(password="pw-stale", refresh=stale)
     with pytest.raises(TokenRejectedError, match="again") as info:
-        async with conn.audio():
+        async with asyncio.timeout(5), conn.audio():  # a refresh loop fails here, fast
             pass
     assert info.value.code == 4401
     assert fetched == ["pw-also-stale"]  # one fetch per rejection streak, not a loop

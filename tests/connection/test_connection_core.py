@@ -194,6 +194,35 @@ async def test_wss_with_a_trusted_certificate(ca: trustme.CA) -> None:
         await desktop.stop()
 
 
+async def test_a_client_connection_trusts_what_the_client_trusts(ca: trustme.CA) -> None:
+    """orgo.connection() hands the client's TLS context to the channels (a private CA)."""
+    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(server_ctx)
+    desktop = Desktop()
+    desktop.ssl = server_ctx
+
+    async def handler(ws: ServerConnection, query: dict[str, str]) -> None:
+        await ws.send('{"type":"subscribed","message":"ok"}')
+        await answer_pings(ws)
+
+    desktop.handlers["events"] = handler
+    await desktop.start(ssl=server_ctx)
+    client_ctx = ssl.create_default_context()
+    ca.configure_trust(client_ctx)
+    try:
+        async with (
+            AsyncOrgo(api_key=API_KEY, base_url="https://127.0.0.1:9/api", ssl=client_ctx) as orgo,
+            AsyncOrgo(api_key=API_KEY, base_url="https://127.0.0.1:9/api") as default,
+        ):
+            async with orgo.connection(desktop.computer()).events(["idle"]) as events:
+                assert events.subscriptions == ["idle"]
+            with pytest.raises(WebSocketError, match="TLS"):
+                async with default.connection(desktop.computer()).events(["idle"]):
+                    pass
+    finally:
+        await desktop.stop()
+
+
 # -- a real client: token refresh through the API, the Desktop proxy, wait_ready -----------
 
 
