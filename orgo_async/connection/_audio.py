@@ -91,8 +91,7 @@ class Audio(BufferedChannel[bytes, bytes]):
 
     async def _handshake(self, ws: ClientConnection) -> None:
         while True:
-            frame = await ws.recv()
-            self._machine.frame_received()
+            frame = await self._handshake_recv(ws)
             if isinstance(frame, bytes):
                 raise ChannelFailure(
                     CloseKind.FATAL,

@@ -97,7 +97,8 @@ class Channel:
         return self._options.max_size
 
     async def _handshake(self, ws: ClientConnection) -> None:
-        """The channel's opening exchange on a fresh socket (reader not running yet)."""
+        """The channel's opening exchange on a fresh socket (reader not running yet);
+        receive with :meth:`_handshake_recv`."""
 
     async def _on_text(self, frame: str) -> None:
         raise NotImplementedError
@@ -397,6 +398,13 @@ class Channel:
                 transport.abort()
 
     # -- reading -------------------------------------------------------------------------
+
+    async def _handshake_recv(self, ws: ClientConnection) -> str | bytes:
+        """Receive one frame of the opening exchange: the socket has now said something,
+        which proves the token it was opened with."""
+        frame = await ws.recv()
+        self._machine.frame_received()
+        return frame
 
     async def _pump(self, ws: ClientConnection) -> ChannelFailure:
         """Read ``ws`` until it closes; frame errors propagate."""

@@ -81,8 +81,7 @@ class Events(BufferedChannel[AnyEvent, None]):
             return
         await ws.send(events.encode_subscribe(self._types), text=True)
         while True:
-            frame = await ws.recv()
-            self._machine.frame_received()
+            frame = await self._handshake_recv(ws)
             if isinstance(frame, bytes):
                 raise ChannelFailure(CloseKind.FATAL, self._decoder.error("binary frame"))
             msg = self._decoder.decode(frame)
