@@ -167,11 +167,27 @@ class AsyncOrgo:
     # -- connections (WebSockets, Desktop API proxy) --------------------------------------
 
     def connection(self, computer: Computer) -> Connection:
-        """A :class:`~orgo_async.Connection` to the computer's channels, which fetches a
-        fresh ``vnc_password`` through this client when the old one is rejected."""
+        """A :class:`~orgo_async.Connection` to the computer's channels.
+
+        It fetches a fresh ``vnc_password`` through this client when the old one is
+        rejected, sends the Desktop proxy through this client's pipeline (API key,
+        retries, typed errors) and trusts what this client trusts for ``wss://``.
+        """
         from .connection import Connection
 
-        return Connection(computer, client=self)
+        computers = self.computers
+        computer_id = computer.id
+
+        async def refresh() -> str:
+            return await computers.vnc_password(computer_id)
+
+        return Connection(computer, refresh=refresh, pipeline=self._pipeline, ssl=self._tls())
+
+    def _tls(self) -> _ssl.SSLContext | None:
+        # wss:// reuses this client's trust settings (e.g. a private CA); ssl=False
+        # (tests only) is not carried over: channels keep verifying.
+        context = getattr(self._pipeline.transport, "ssl", None)
+        return context if isinstance(context, _ssl.SSLContext) else None
 
     async def connect(self, computer_id: str) -> Connection:
         """Fetch the computer and return a :class:`~orgo_async.Connection` to it."""

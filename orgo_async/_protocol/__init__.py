@@ -8,9 +8,9 @@ so ``import orgo_async.connection`` stays cheap.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from .._lazy import lazy_exports
 from .limits import DEFAULT_MAX_SIZE
 
 if TYPE_CHECKING:
@@ -28,12 +28,11 @@ __all__ = [
     "urls",
 ]
 
-_SUBMODULES = frozenset({"audio", "close_codes", "events", "terminal", "urls", "codec"})
+_SUBMODULES = ("audio", "close_codes", "codec", "events", "terminal", "urls")
+_LAZY = {
+    **{name: f".{name}" for name in _SUBMODULES},
+    "MessageDecoder": ".codec",
+    "Unknown": ".codec",
+}
 
-
-def __getattr__(name: str) -> Any:
-    if name in _SUBMODULES:
-        return importlib.import_module(f".{name}", __name__)
-    if name in ("MessageDecoder", "Unknown"):
-        return getattr(importlib.import_module(".codec", __name__), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import enum
 import random
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Final
@@ -23,6 +24,7 @@ from .._errors import (
 
 __all__ = [
     "GOING_AWAY",
+    "MAX_REASON",
     "MESSAGE_TOO_BIG",
     "NORMAL",
     "NOT_RUNNING",
@@ -32,6 +34,7 @@ __all__ = [
     "ReconnectPolicy",
     "classify",
     "classify_handshake_status",
+    "close_reason",
     "error_for",
 ]
 
@@ -88,13 +91,40 @@ _MESSAGES: Final = {
 }
 
 
-def error_for(channel: str, code: int | None, reason: str = "") -> WebSocketError:
-    """The typed exception for a close with ``code`` on ``channel``."""
-    detail = f": {reason}" if reason else ""
+#: Longest close reason kept (RFC 6455 allows 123 bytes in a close frame): a longer one
+#: given by a caller or a broken peer is cut, so an error message stays bounded.
+MAX_REASON: Final = 123
+# C0/C1 controls and line/paragraph separators (a reason ends up in log lines) and lone
+# surrogates (a str that cannot be encoded would break whatever logs it).
+_CONTROLS: Final = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
+
+
+def close_reason(reason: str | bytes) -> str:
+    """A close reason made safe to show: decoded (invalid UTF-8, e.g. a multi-byte
+    character cut by the 123-byte limit, becomes U+FFFD), control characters and lone
+    surrogates replaced by U+FFFD, at most :data:`MAX_REASON` characters."""
+    text = reason.decode("utf-8", "replace") if isinstance(reason, bytes) else reason
+    text = _CONTROLS.sub("\ufffd", text)
+    return text if len(text) <= MAX_REASON else text[: MAX_REASON - 1] + "\u2026"
+
+
+def _shown_code(code: int) -> str:
+    # Close codes are 16-bit on the wire; anything else is shown as such, never as a
+    # (possibly huge) number.
+    return str(code) if 0 <= code <= 0xFFFF else "out of range"
+
+
+def error_for(channel: str, code: int | None, reason: str | bytes = "") -> WebSocketError:
+    """The typed exception for a close with ``code`` on ``channel``.
+
+    Any ``code`` and any ``reason`` give a :class:`~orgo_async.WebSocketError` subclass
+    with a bounded message (see :func:`close_reason`).
+    """
+    shown = close_reason(reason)
+    detail = f": {shown}" if shown else ""
     what = {"terminal": "shell", "audio": "audio capture"}.get(channel, "channel")
     template = _MESSAGES.get(code) if code is not None else None
     text = template.format(what=what) if template else None
-    reason_or_none = reason or None
     cls: type[WebSocketError] = WebSocketError
     if code == TOKEN_REJECTED:
         cls = TokenRejectedError
@@ -110,8 +140,9 @@ def error_for(channel: str, code: int | None, reason: str = "") -> WebSocketErro
     elif code is None or code == ABNORMAL:
         text = "the connection dropped without a close frame"
     if text is None:
-        text = f"the server closed the connection (close {code})"
-    return cls(f"{channel}: {text}{detail}", channel=channel, code=code, reason=reason_or_none)
+        assert code is not None
+        text = f"the server closed the connection (close {_shown_code(code)})"
+    return cls(f"{channel}: {text}{detail}", channel=channel, code=code, reason=shown or None)
 
 
 @dataclass(frozen=True, slots=True)

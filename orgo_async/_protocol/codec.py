@@ -67,9 +67,19 @@ class MessageDecoder(Generic[T]):
         try:
             return self._decoder.decode(frame)
         except msgspec.ValidationError as e:
-            return self._fallback(frame, e)
+            return self.fallback(frame, e)
         except msgspec.DecodeError:
             raise self.error(f"malformed JSON: {excerpt(frame)!r}") from None
+        except UnicodeEncodeError:
+            raise self.not_utf8() from None
+
+    def not_utf8(self) -> ChannelProtocolError:
+        """The error for a text frame holding lone surrogates (not encodable as UTF-8).
+
+        websockets never hands over such a str (it decodes frames strictly), but a
+        decoder fed by other code must still fail with a protocol error.
+        """
+        return self.error("the frame is not valid UTF-8 text")
 
     def check_size(self, frame: str | bytes) -> None:
         """Raise :class:`ChannelProtocolError` when ``frame`` is larger than ``max_size``."""
@@ -90,7 +100,9 @@ class MessageDecoder(Generic[T]):
             raise self.error(f"message has no string 'type': {excerpt(frame)!r}") from None
         return obj
 
-    def _fallback(self, frame: str | bytes, cause: msgspec.ValidationError) -> T | Unknown:
+    def fallback(self, frame: str | bytes, cause: msgspec.ValidationError) -> Unknown:
+        """What a frame that failed typed decoding is: :class:`Unknown` for a ``type``
+        this decoder does not know, a protocol error for anything else."""
         obj = self.raw(frame, cause)
         kind = obj["type"]
         if kind not in self._known:

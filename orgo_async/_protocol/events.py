@@ -16,6 +16,7 @@ from typing import Any, Final
 
 import msgspec
 
+from .._errors import ChannelProtocolError
 from .codec import DEFAULT_MAX_SIZE, MessageDecoder, Unknown, encode, tags_of
 
 __all__ = [
@@ -300,23 +301,36 @@ def encode_unsubscribe(event_types: Iterable[str]) -> bytes:
 class EventsDecoder:
     """Decode server frames of the events channel (use :func:`decoder` to share one)."""
 
-    __slots__ = ("_inner",)
+    __slots__ = ("_decoder", "_inner")
 
     def __init__(self, max_size: int = DEFAULT_MAX_SIZE) -> None:
+        # The shared machinery (size check, errors, Unknown fallback) plus a typed decoder
+        # of our own: events are unwrapped from their frame on the way out.
         self._inner: MessageDecoder[_ServerFrame] = MessageDecoder(
             "events", _ServerFrame, max_size=max_size
         )
+        self._decoder = msgspec.json.Decoder(_ServerFrame)
+
+    @property
+    def max_size(self) -> int:
+        """The largest frame accepted."""
+        return self._inner.max_size
+
+    def error(self, message: str) -> ChannelProtocolError:
+        """A protocol error attributed to the events channel."""
+        return self._inner.error(message)
 
     def decode(self, frame: str | bytes) -> Event | UnknownEvent | ControlMessage | Unknown:
         """Decode one text frame; events come back unwrapped."""
-        inner = self._inner
-        inner.check_size(frame)
+        self._inner.check_size(frame)
         try:
-            msg = inner._decoder.decode(frame)
+            msg = self._decoder.decode(frame)
         except msgspec.ValidationError as e:
             return self._fallback(frame, e)
         except msgspec.DecodeError:
-            raise inner.error("malformed JSON") from None
+            raise self._inner.error("malformed JSON") from None
+        except UnicodeEncodeError:
+            raise self._inner.not_utf8() from None
         if isinstance(msg, _EventFrame):
             return msg.event
         return msg
@@ -327,9 +341,7 @@ class EventsDecoder:
         inner = self._inner
         obj = inner.raw(frame, cause)
         if obj["type"] != "event":
-            result = inner._fallback(frame, cause)
-            assert isinstance(result, Unknown)  # known tags raised already
-            return result
+            return inner.fallback(frame, cause)
         event = obj.get("event")
         if not isinstance(event, dict) or not isinstance(event.get("type"), str):
             raise inner.error("event frame without an 'event' object with a string 'type'")

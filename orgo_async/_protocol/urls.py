@@ -35,15 +35,33 @@ CHANNEL_PATHS: Final = {
 
 _SCHEMES: Final = {"https": "wss", "http": "ws", "wss": "wss", "ws": "ws"}
 # instance ids are short hex in practice; allow what a path segment can hold safely.
-_ID: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
-_HOST: Final = re.compile(r"^[A-Za-z0-9.-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$")
+# Matched with fullmatch: ``$`` would also accept a trailing newline.
+_ID: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+_HOST: Final = re.compile(r"[A-Za-z0-9.-]+(:[0-9]{1,5})?|\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?")
 _TOKEN_IN_QUERY: Final = re.compile(r"((?:^|[?&])token=)[^&#]*")
 
 
 def _check_id(instance_id: str) -> str:
-    if not _ID.match(instance_id):
+    if not _ID.fullmatch(instance_id):
         raise ValueError(f"invalid instance_id {instance_id!r}")
     return instance_id
+
+
+def _check_connection_url(connection_url: str) -> str:
+    shown = connection_url if len(connection_url) <= 200 else connection_url[:200] + "..."
+    parts = urlsplit(connection_url)  # ValueError for a malformed IPv6 host
+    if parts.scheme not in _SCHEMES or not _HOST.fullmatch(parts.netloc):
+        raise ValueError(f"connection_url must be an http(s) URL, not {shown!r}")
+    _ = parts.port  # ValueError for a port out of range
+    if parts.query or parts.fragment:
+        raise ValueError("connection_url must not carry a query or fragment")
+    path = parts.path.rstrip("/")
+    prefix, _, last = path.rpartition("/")
+    if prefix != "/desktops" or not _ID.fullmatch(last):
+        raise ValueError(
+            f"connection_url must look like https://host/desktops/{{instance_id}}, not {shown!r}"
+        )
+    return urlunsplit((parts.scheme, parts.netloc, path, "", ""))
 
 
 def connection_base(
@@ -54,17 +72,14 @@ def connection_base(
     """The per-computer base URL (``https://host/desktops/{instance_id}``), no trailing slash.
 
     ``connection_url`` wins; otherwise the documented form is rebuilt from ``hostname``
-    and ``instance_id``. ``ValueError`` if neither is possible.
+    and ``instance_id``. ``ValueError`` if neither is possible, or if ``connection_url``
+    is not of the documented shape ``http(s)://host[:port]/desktops/{id}``: the token is
+    only ever sent to a ``/desktops/{id}/ws/...`` path.
     """
     if connection_url:
-        parts = urlsplit(connection_url)
-        if parts.scheme not in _SCHEMES or not parts.netloc:
-            raise ValueError(f"connection_url must be an http(s) URL, not {connection_url!r}")
-        if parts.query or parts.fragment:
-            raise ValueError("connection_url must not carry a query or fragment")
-        return urlunsplit((parts.scheme, parts.netloc, parts.path.rstrip("/"), "", ""))
+        return _check_connection_url(connection_url)
     if hostname and instance_id:
-        if not _HOST.match(hostname):
+        if not _HOST.fullmatch(hostname):
             raise ValueError(f"invalid hostname {hostname!r}")
         return f"https://{hostname}/desktops/{_check_id(instance_id)}"
     raise ValueError(

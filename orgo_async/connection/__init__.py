@@ -10,12 +10,14 @@ Desktop API proxy. ``websockets`` is imported only when a channel is opened.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from .._errors import EventSubscriptionError
+from .._lazy import lazy_exports
 from .._protocol.close_codes import ReconnectPolicy
-from ._channel import ChannelOptions
 from ._connection import ComputerLike, Connection, SecretURL
+from ._credentials import ChannelCredentials
+from ._options import ChannelOptions
 from ._proxy import DesktopProxy
 
 if TYPE_CHECKING:
@@ -27,6 +29,7 @@ if TYPE_CHECKING:
 __all__ = [
     "AnyEvent",
     "Audio",
+    "ChannelCredentials",
     "ChannelOptions",
     "ComputerLike",
     "Connection",
@@ -54,12 +57,4 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(module, __name__), name)
-    globals()[name] = value
-    return value
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)

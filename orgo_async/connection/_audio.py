@@ -12,12 +12,14 @@ from .._errors import ChannelStartError
 from .._protocol import audio
 from .._protocol.close_codes import CloseKind
 from .._protocol.codec import Unknown
-from ._channel import Channel, ChannelOptions, _Buffer, _EndOfStream, _Failure
+from .._protocol.lifecycle import ChannelFailure
+from ._buffered import BufferedChannel
 
 if TYPE_CHECKING:
     from websockets.asyncio.client import ClientConnection
 
-    from ._connection import Connection
+    from ._credentials import CredentialsLike
+    from ._options import ChannelOptions
 
 __all__ = ["Audio", "Recording"]
 
@@ -37,7 +39,7 @@ class Recording:
         return self.frames / self.sample_rate
 
 
-class Audio(Channel):
+class Audio(BufferedChannel[bytes, bytes]):
     """Live audio from the computer: binary PCM s16le (interleaved when stereo).
 
     ::
@@ -59,7 +61,7 @@ class Audio(Channel):
 
     def __init__(
         self,
-        conn: Connection,
+        credentials: CredentialsLike,
         options: ChannelOptions,
         *,
         sample_rate: int,
@@ -67,7 +69,7 @@ class Audio(Channel):
         buffer: int,
     ) -> None:
         audio.check_params(sample_rate, channels)
-        super().__init__(conn, options)
+        super().__init__(credentials, options, buffer=buffer, drop_oldest=True, eof=b"")
         self.requested_sample_rate = sample_rate
         self.requested_channels = channels
         self.sample_rate = sample_rate
@@ -76,13 +78,8 @@ class Audio(Channel):
         """Negotiated channel count."""
         self._started = False
         self._decoder = audio.decoder(options.max_size)
-        self._buffer: _Buffer[bytes] = _Buffer(buffer, drop_oldest=True)
         self.dropped_bytes = 0
-
-    @property
-    def dropped(self) -> int:
-        """Messages dropped because the consumer fell behind (oldest first)."""
-        return self._buffer.dropped
+        """PCM bytes in the messages :attr:`dropped` counts."""
 
     @property
     def frame_bytes(self) -> int:
@@ -92,16 +89,11 @@ class Audio(Channel):
     def _query(self) -> dict[str, object]:
         return {"sample_rate": self.requested_sample_rate, "channels": self.requested_channels}
 
-    def _max_size(self) -> int:
-        # Binary PCM messages share the limit with the JSON ones.
-        return self._options.max_size
-
     async def _handshake(self, ws: ClientConnection) -> None:
         while True:
-            frame = await ws.recv()
-            self._received = True
+            frame = await self._handshake_recv(ws)
             if isinstance(frame, bytes):
-                raise _Failure(
+                raise ChannelFailure(
                     CloseKind.FATAL,
                     self._decoder.error("audio data arrived before the 'started' message"),
                 )
@@ -110,7 +102,7 @@ class Audio(Channel):
                 self._on_started(msg)
                 return
             if isinstance(msg, audio.Error):
-                raise _Failure(
+                raise ChannelFailure(
                     CloseKind.FATAL,
                     ChannelStartError(f"audio: {msg.message}", channel=self.name),
                 )
@@ -123,10 +115,11 @@ class Audio(Channel):
         try:
             audio.check_params(msg.sample_rate, msg.channels)
         except (TypeError, ValueError) as e:
-            raise _Failure(CloseKind.FATAL, self._decoder.error(f"bad 'started': {e}")) from None
+            error = self._decoder.error(f"bad 'started': {e}")
+            raise ChannelFailure(CloseKind.FATAL, error) from None
         if self._started and (msg.sample_rate, msg.channels) != (self.sample_rate, self.channels):
             # A reconnect that changed the format would corrupt what the consumer holds.
-            raise _Failure(
+            raise ChannelFailure(
                 CloseKind.FATAL,
                 self._decoder.error(
                     f"the format changed on reconnect from {self.sample_rate} Hz x "
@@ -153,33 +146,14 @@ class Audio(Channel):
                 f"a PCM message of {len(frame)} bytes is not a whole number of "
                 f"{audio.SAMPLE_WIDTH * self.channels}-byte sample frames"
             )
-        if len(self._buffer) >= self._buffer.maxlen and self._buffer._items:
-            self.dropped_bytes += len(self._buffer._items[0])
-        self._buffer.put_nowait(frame)
-
-    def _end(self, error: BaseException | None) -> None:
-        self._buffer.finish(error)
+        dropped = self._buffer.put_nowait(frame)
+        if dropped is not None:
+            self.dropped_bytes += len(dropped)
 
     async def _before_close(self, ws: ClientConnection) -> None:
         await ws.send(audio.STOP, text=True)
 
     # -- public --------------------------------------------------------------------------
-
-    def __aiter__(self) -> Audio:
-        return self
-
-    async def __anext__(self) -> bytes:
-        try:
-            return await self._buffer.get()
-        except _EndOfStream:
-            raise StopAsyncIteration from None
-
-    async def read(self) -> bytes:
-        """The next PCM message; ``b""`` at the end of the stream."""
-        try:
-            return await self._buffer.get()
-        except _EndOfStream:
-            return b""
 
     async def stop(self) -> None:
         """Ask the server to stop capturing (it closes with 1000), then close."""
@@ -209,9 +183,8 @@ class Audio(Channel):
             writer.setsampwidth(audio.SAMPLE_WIDTH)
             writer.setframerate(rate)
             while written < need:
-                try:
-                    chunk = await self._buffer.get()
-                except _EndOfStream:
+                chunk = await self._take()
+                if chunk is None:
                     break
                 take = chunk[: need - written]
                 if len(take) < len(chunk):
@@ -226,6 +199,3 @@ class Audio(Channel):
             channels=channels,
             frames=written // (audio.SAMPLE_WIDTH * channels),
         )
-
-    def _loss_error(self, failure: _Failure) -> BaseException:
-        return failure.error

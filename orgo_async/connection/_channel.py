@@ -1,12 +1,16 @@
-"""The machinery every channel shares, in one place: connect with token rotation, the
-reader task, the JSON heartbeat, reconnect with capped backoff, bounded buffers and close.
+"""The machinery every channel shares, in one place: connect, the reader task, the JSON
+heartbeat, reconnect and close.
 
-A channel subclass only says what is specific to it: its URL query, its opening handshake
-(``started`` for audio, ``subscribe`` for events), what to do with a text or binary frame
-and how a lost connection is reported (the terminal cannot resume, so a loss there is a
-:class:`~orgo_async.SessionLostError`).
+What to do when something happens (a rejected token, a dropped socket, a close code) is
+decided by :class:`~orgo_async._protocol.lifecycle.ChannelMachine`, plain code without
+I/O; this module is the thin asyncio layer that reports events to it and carries out its
+decisions. A channel subclass only says what is specific to it: its URL query, its opening
+handshake (``started`` for audio, ``subscribe`` for events), what to do with a text or
+binary frame and how a lost connection is reported (the terminal cannot resume, so a loss
+there is a :class:`~orgo_async.SessionLostError`).
 
-``websockets`` is imported here lazily, the first time a socket is opened.
+``websockets`` is imported here lazily, the first time a socket is opened. (Past 500
+lines on purpose: connect, read, heartbeat and close share one socket's state and tasks.)
 """
 
 from __future__ import annotations
@@ -14,188 +18,39 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import deque
-from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, ClassVar, Final, Generic, Self, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Final, Self
 
-from .._errors import (
-    HeartbeatTimeoutError,
-    TokenRejectedError,
-    WebSocketError,
+from .._errors import WebSocketError
+from .._protocol.close_codes import CloseKind
+from .._protocol.lifecycle import (
+    Action,
+    ChannelFailure,
+    ChannelMachine,
+    State,
+    failure_from_close,
+    failure_from_status,
 )
-from .._protocol import close_codes
-from .._protocol.close_codes import CloseKind, ReconnectPolicy
-from .._protocol.limits import DEFAULT_MAX_SIZE
 from .._protocol.urls import redact_url
 from .._secrets import get_logger
 from .._version import __version__
+from ._options import ChannelOptions
 
 if TYPE_CHECKING:
     from websockets.asyncio.client import ClientConnection
     from websockets.exceptions import ConnectionClosed
 
     from .._protocol.codec import Unknown
-    from ._connection import Connection
+    from .._secrets import Secret
+    from ._credentials import CredentialsLike
 
-__all__ = ["Channel", "ChannelOptions"]
+__all__ = ["Channel"]
 
 log = get_logger("orgo_async.connection")
 # websockets logs the request line (with the token) at DEBUG: its records go through a
 # logger carrying the redacting filter.
 _ws_log = get_logger("orgo_async.websockets")
 
-T = TypeVar("T")
-
 _USER_AGENT: Final = f"orgo-async/{__version__}"
-
-
-@dataclass(frozen=True, slots=True)
-class ChannelOptions:
-    """Settings shared by the channels of a :class:`~orgo_async.Connection`.
-
-    Attributes:
-        heartbeat_interval: seconds between JSON pings (documented: about 30 s); ``None``
-            turns the heartbeat off. VNC uses WebSocket ping frames on the same interval.
-        heartbeat_timeout: seconds to wait for the pong before the connection is declared
-            dead (:class:`~orgo_async.HeartbeatTimeoutError`).
-        max_size: largest incoming message in bytes (JSON channels and audio).
-        vnc_max_size: largest incoming VNC message (framebuffer updates are large).
-        open_timeout: seconds for the WebSocket handshake plus the channel's own opening
-            exchange (``started``, ``subscribed``).
-        close_timeout: seconds to wait for the closing handshake.
-        reconnect: backoff for audio, events and vnc.
-    """
-
-    heartbeat_interval: float | None = 30.0
-    heartbeat_timeout: float = 10.0
-    max_size: int = DEFAULT_MAX_SIZE
-    vnc_max_size: int = 16 << 20
-    open_timeout: float = 10.0
-    close_timeout: float = 5.0
-    reconnect: ReconnectPolicy = field(default_factory=ReconnectPolicy)
-
-    def __post_init__(self) -> None:
-        if self.heartbeat_interval is not None and self.heartbeat_interval <= 0:
-            raise ValueError("heartbeat_interval must be > 0 or None")
-        if self.heartbeat_timeout <= 0 or self.open_timeout <= 0 or self.close_timeout <= 0:
-            raise ValueError("timeouts must be > 0")
-        if self.max_size < 1024 or self.vnc_max_size < 1024:
-            raise ValueError("max_size must be at least 1024 bytes")
-
-    def with_changes(self, **changes: Any) -> ChannelOptions:
-        """A copy with ``changes`` (``None`` values are ignored)."""
-        return replace(self, **{k: v for k, v in changes.items() if v is not None})
-
-
-class _EndOfStream(Exception):
-    """Internal: the buffer is drained and the channel has ended normally."""
-
-
-class _Buffer(Generic[T]):
-    """A bounded FIFO between the reader task and the consumer.
-
-    ``drop_oldest=True`` (audio, events): a full buffer drops its oldest item and counts it,
-    so a slow consumer loses old data, keeps the newest and never stalls the socket (nor
-    the heartbeat behind it). ``drop_oldest=False`` (terminal, vnc: lossless streams):
-    the reader waits for room, which pushes back on the server through TCP.
-    """
-
-    __slots__ = (
-        "_done",
-        "_error",
-        "_items",
-        "_not_empty",
-        "_not_full",
-        "drop_oldest",
-        "dropped",
-        "maxlen",
-        "paused",
-    )
-
-    def __init__(self, maxlen: int, *, drop_oldest: bool) -> None:
-        if maxlen < 1:
-            raise ValueError("buffer size must be >= 1")
-        self.maxlen = maxlen
-        self.drop_oldest = drop_oldest
-        self.dropped = 0
-        self.paused = False
-        self._items: deque[T] = deque()
-        self._not_empty = asyncio.Event()
-        self._not_full = asyncio.Event()
-        self._not_full.set()
-        self._done = False
-        self._error: BaseException | None = None
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-    def put_nowait(self, item: T) -> None:
-        """Append, dropping the oldest item when full (drop-oldest mode)."""
-        if self._done:
-            return
-        if len(self._items) >= self.maxlen:
-            self._items.popleft()
-            self.dropped += 1
-        self._items.append(item)
-        self._not_empty.set()
-
-    async def put(self, item: T) -> None:
-        """Append, waiting for room (lossless mode)."""
-        if self.drop_oldest:
-            self.put_nowait(item)
-            return
-        while len(self._items) >= self.maxlen and not self._done:
-            self._not_full.clear()
-            self.paused = True
-            try:
-                await self._not_full.wait()
-            finally:
-                self.paused = False
-        if self._done:
-            return
-        self._items.append(item)
-        self._not_empty.set()
-
-    def push_front(self, item: T) -> None:
-        """Give back an item the consumer took but did not use (a partial chunk)."""
-        self._items.appendleft(item)
-        self._not_empty.set()
-
-    async def get(self) -> T:
-        """The oldest item; at the end, the channel's error or :class:`_EndOfStream`."""
-        while not self._items:
-            if self._done:
-                if self._error is not None:
-                    raise self._error
-                raise _EndOfStream
-            self._not_empty.clear()
-            await self._not_empty.wait()
-        item = self._items.popleft()
-        if len(self._items) < self.maxlen:
-            self._not_full.set()
-        return item
-
-    def finish(self, error: BaseException | None) -> None:
-        """No more items will come; ``error`` is raised once the buffer is drained."""
-        if not self._done:
-            self._done = True
-            self._error = error
-        self._not_empty.set()
-        self._not_full.set()
-
-    def clear(self) -> None:
-        """Drop every buffered item (not counted as drops)."""
-        self._items.clear()
-        self._not_full.set()
-
-
-class _Failure(Exception):
-    """Internal: a connect attempt or a connection failed; ``kind`` says what to do."""
-
-    def __init__(self, kind: CloseKind, error: WebSocketError, *, code: int | None = None) -> None:
-        super().__init__(str(error))
-        self.kind = kind
-        self.error = error
-        self.code = code
 
 
 class Channel:
@@ -216,22 +71,21 @@ class Channel:
     ping_frame: ClassVar[bytes] = b""
     subprotocols: ClassVar[tuple[str, ...] | None] = None
 
-    def __init__(self, conn: Connection, options: ChannelOptions) -> None:
-        self._conn = conn
+    def __init__(self, credentials: CredentialsLike, options: ChannelOptions) -> None:
+        self._creds = credentials
         self._options = options
+        self._machine = ChannelMachine(
+            self.name, resumable=self.resumable, policy=options.reconnect
+        )
         self._ws: ClientConnection | None = None
+        self._attempt_token: Secret | None = None  # the token of the latest connect attempt
         self._reader: asyncio.Task[None] | None = None
         self._heartbeat: asyncio.Task[None] | None = None
-        self._state = "new"
-        self._closing = False
         self._error: BaseException | None = None
         self._pong = asyncio.Event()
         self._dead_ws: ClientConnection | None = None  # the socket the heartbeat killed
-        self._failures = 0  # consecutive failures without a healthy period in between
-        self._received = False  # anything received on the current socket
-        # The current socket was opened after a token refresh and has not proven it yet.
-        self._unconfirmed_refresh = False
-        self.reconnects = 0
+        # Without a JSON heartbeat, data arriving is what proves the connection healthy.
+        self._data_is_health = not self.json_heartbeat or options.heartbeat_interval is None
         self.unknown_messages: deque[Unknown] = deque(maxlen=32)
 
     # -- hooks ---------------------------------------------------------------------------
@@ -243,7 +97,8 @@ class Channel:
         return self._options.max_size
 
     async def _handshake(self, ws: ClientConnection) -> None:
-        """The channel's opening exchange on a fresh socket (reader not running yet)."""
+        """The channel's opening exchange on a fresh socket (reader not running yet);
+        receive with :meth:`_handshake_recv`."""
 
     async def _on_text(self, frame: str) -> None:
         raise NotImplementedError
@@ -257,13 +112,9 @@ class Channel:
     def _end(self, error: BaseException | None) -> None:
         """The channel is over: wake the consumer (``error`` None = normal end)."""
 
-    def _loss_error(self, failure: _Failure) -> BaseException:
+    def _loss_error(self, failure: ChannelFailure) -> BaseException:
         """What the caller sees when the connection is lost for good."""
         return failure.error
-
-    def _may_retry_token(self) -> bool:
-        """Whether a 4401 on the current socket is a rejected opening (safe to redo)."""
-        return self.resumable or not self._received
 
     async def _before_close(self, ws: ClientConnection) -> None:
         """Say goodbye (audio sends ``stop``)."""
@@ -276,30 +127,40 @@ class Channel:
     @property
     def url(self) -> str:
         """This channel's URL with the token redacted."""
-        return redact_url(self._conn._ws_url(self.name, self._query(), redacted=True))
+        return self._creds.redacted_url(self.name, self._query())
 
     @property
     def closed(self) -> bool:
         """True once the channel has ended (closed by either side or failed)."""
-        return self._state == "closed"
+        return self._machine.state is State.CLOSED
 
     @property
     def error(self) -> BaseException | None:
         """Why the channel ended, if it failed."""
         return self._error
 
+    @property
+    def reconnects(self) -> int:
+        """Successful reconnects so far."""
+        return self._machine.reconnects
+
     async def open(self) -> Self:
         """Connect (fetching a fresh token once if the current one is rejected)."""
-        if self._state != "new":
+        machine = self._machine
+        if machine.state is not State.NEW:
             raise RuntimeError(f"this {self.name} channel was already opened")
-        self._state = "opening"
+        machine.state = State.OPENING
         try:
-            await self._conn._ensure_token()
-            self._ws = await self._establish(reconnecting=False, refresh_first=False)
+            await self._creds.ensure_token()
+            ws = await self._establish(reconnecting=False)
         except BaseException:
-            self._state = "closed"
+            machine.state = State.CLOSED
             raise
-        self._state = "open"
+        if machine.state is not State.OPENING:  # aclose() ran meanwhile
+            await self._discard(ws)
+            raise WebSocketError(f"{self.name}: closed while opening", channel=self.name)
+        self._ws = ws
+        machine.state = State.OPEN
         self._reader = asyncio.create_task(self._read_loop(), name=f"orgo-{self.name}-reader")
         if self.json_heartbeat and self._options.heartbeat_interval is not None:
             self._heartbeat = asyncio.create_task(
@@ -309,10 +170,12 @@ class Channel:
 
     async def aclose(self) -> None:
         """Close the channel (idempotent); iteration ends after what is already buffered."""
-        if self._state in ("new", "closed") and self._reader is None:
-            self._state = "closed"
+        machine = self._machine
+        if machine.state in (State.NEW, State.CLOSED) and self._reader is None:
+            machine.state = State.CLOSED
             return
-        self._closing = True
+        if machine.state in (State.OPENING, State.OPEN):
+            machine.state = State.CLOSING
         ws = self._ws
         said_bye = False
         if ws is not None and self._reader is not None and not self._reader.done():
@@ -325,7 +188,7 @@ class Channel:
         await self._stop_tasks(wait_reader=said_bye)
         if ws is not None:
             await self._discard(ws)
-        self._state = "closed"
+        machine.state = State.CLOSED
         self._end(self._error)
 
     async def __aenter__(self) -> Self:
@@ -335,15 +198,21 @@ class Channel:
         await self.aclose()
 
     def __repr__(self) -> str:
-        return f"<{type(self).__name__} {self._state} {self.url}>"
+        return f"<{type(self).__name__} {self._machine.state.value} {self.url}>"
 
     # -- sending -------------------------------------------------------------------------
 
     def _check_open(self) -> None:
-        if self._state != "open" or self._closing:
+        if self._machine.state is not State.OPEN:
             if self._error is not None:
                 raise self._error
             raise WebSocketError(f"{self.name}: the channel is closed", channel=self.name)
+
+    def _stop_reading(self) -> None:
+        """The server ended the stream (a terminal's ``exit``): the reader stops after
+        this frame and closes our side."""
+        if self._machine.state is State.OPEN:
+            self._machine.state = State.CLOSING
 
     async def _send(self, frame: bytes, *, text: bool) -> bool:
         """Send on the current socket; False when it is being replaced (reconnecting)."""
@@ -358,7 +227,7 @@ class Channel:
         except ConnectionClosed:
             # Let the reader decide what the close means, then report that.
             await self._settle()
-            if self._state != "open" or self._error is not None:
+            if self._machine.state is not State.OPEN or self._error is not None:
                 self._check_open()
             return False
         return True
@@ -373,19 +242,8 @@ class Channel:
 
     # -- connecting ----------------------------------------------------------------------
 
-    async def _connect_once(self) -> ClientConnection:
-        import ssl as _ssl
-
-        from websockets.asyncio.client import connect
-        from websockets.exceptions import (
-            ConnectionClosed,
-            InvalidHandshake,
-            InvalidStatus,
-            InvalidURI,
-        )
-
-        url = self._conn._ws_url(self.name, self._query())
-        shown = redact_url(url)
+    def _connect_options(self) -> dict[str, Any]:
+        """Keyword arguments of websockets' ``connect`` for this channel (no TLS yet)."""
         opts = self._options
         kwargs: dict[str, Any] = {
             "compression": self.compression,
@@ -402,55 +260,65 @@ class Channel:
             kwargs["ping_timeout"] = opts.heartbeat_timeout
         if self.subprotocols:
             kwargs["subprotocols"] = list(self.subprotocols)
-        if url.startswith("wss:"):
-            context = self._conn._ssl_context
-            if context is not None:
-                kwargs["ssl"] = context
+        return kwargs
+
+    async def _connect_once(self) -> ClientConnection:
+        """Open one socket with the current token; a :class:`ChannelFailure` says why not."""
+        from websockets.asyncio.client import connect
+
+        creds = self._creds
+        self._attempt_token = creds.token
+        url = creds.url(self.name, self._query())
+        kwargs = self._connect_options()
+        if url.startswith("wss:") and creds.ssl is not None:
+            kwargs["ssl"] = creds.ssl
+        shown = redact_url(url)
         log.debug("connecting %s", shown)
         try:
             return await connect(url, **kwargs)
-        except InvalidStatus as e:
-            status = e.response.status_code
-            kind = close_codes.classify_handshake_status(status)
-            code = close_codes.TOKEN_REJECTED if kind is CloseKind.TOKEN else None
-            if status == 404:
-                code = close_codes.NOT_RUNNING
-            err = (
-                close_codes.error_for(self.name, code, f"HTTP {status} on upgrade")
-                if code is not None
-                else WebSocketError(
-                    f"{self.name}: the server refused the WebSocket upgrade with HTTP {status}",
-                    channel=self.name,
-                )
-            )
-            raise _Failure(kind, err, code=code) from None
-        except _ssl.SSLError as e:
-            # Certificate problems do not fix themselves: never retried.
-            raise _Failure(
-                CloseKind.FATAL,
-                WebSocketError(f"{self.name}: TLS failed for {shown}: {e}", channel=self.name),
-            ) from e
-        except InvalidURI as e:
-            raise _Failure(
-                CloseKind.FATAL,
-                WebSocketError(f"{self.name}: invalid URL {shown}", channel=self.name),
-            ) from e
-        except ConnectionClosed as e:
-            raise self._failure_from_closed(e, None) from None
-        except (OSError, TimeoutError, InvalidHandshake, EOFError) as e:
-            what = "timed out" if isinstance(e, TimeoutError) else type(e).__name__
-            raise _Failure(
-                CloseKind.RETRY,
-                WebSocketError(
-                    f"{self.name}: could not connect to {shown} ({what})", channel=self.name
-                ),
-            ) from e
+        except Exception as e:
+            failure = self._connect_failure(e, shown)
+            if failure is None:
+                raise
+            raise failure from failure.__cause__
+
+    def _connect_failure(self, exc: Exception, shown: str) -> ChannelFailure | None:
+        """What a failed ``connect()`` means; ``None`` for an exception that is not a
+        connection problem (re-raised as is). The cause is kept where it helps (TLS)."""
+        import ssl
+
+        from websockets.exceptions import (
+            ConnectionClosed,
+            InvalidHandshake,
+            InvalidStatus,
+            InvalidURI,
+        )
+
+        name = self.name
+        if isinstance(exc, InvalidStatus):
+            return failure_from_status(name, exc.response.status_code)
+        if isinstance(exc, ConnectionClosed):
+            return self._failure_from_closed(exc, None)
+        if isinstance(exc, ssl.SSLError):  # before OSError: certificates do not heal
+            error = WebSocketError(f"{name}: TLS failed for {shown}: {exc}", channel=name)
+            failure = ChannelFailure(CloseKind.FATAL, error)
+        elif isinstance(exc, InvalidURI):
+            error = WebSocketError(f"{name}: invalid URL {shown}", channel=name)
+            failure = ChannelFailure(CloseKind.FATAL, error)
+        elif isinstance(exc, OSError | TimeoutError | InvalidHandshake | EOFError):
+            what = "timed out" if isinstance(exc, TimeoutError) else type(exc).__name__
+            error = WebSocketError(f"{name}: could not connect to {shown} ({what})", channel=name)
+            failure = ChannelFailure(CloseKind.RETRY, error)
+        else:
+            return None
+        failure.__cause__ = exc
+        return failure
 
     async def _connect_and_handshake(self) -> ClientConnection:
         from websockets.exceptions import ConnectionClosed
 
         ws = await self._connect_once()
-        self._received = False
+        self._machine.socket_opened()
         try:
             async with asyncio.timeout(self._options.open_timeout):
                 await self._handshake(ws)
@@ -459,117 +327,64 @@ class Channel:
             raise self._failure_from_closed(e, ws) from None
         except TimeoutError:
             await self._discard(ws)
-            raise _Failure(
-                CloseKind.RETRY,
-                WebSocketError(
-                    f"{self.name}: the server did not complete the opening exchange within "
-                    f"{self._options.open_timeout} s",
-                    channel=self.name,
-                ),
-            ) from None
+            error = WebSocketError(
+                f"{self.name}: the server did not complete the opening exchange within "
+                f"{self._options.open_timeout} s",
+                channel=self.name,
+            )
+            raise ChannelFailure(CloseKind.RETRY, error) from None
         except BaseException:
             await self._discard(ws)
             raise
         return ws
 
-    async def _establish(self, *, reconnecting: bool, refresh_first: bool) -> ClientConnection:
-        """Open a socket, doing the token dance: one refresh per rejection streak.
+    async def _establish(self, *, reconnecting: bool) -> ClientConnection:
+        """Open a socket and run the opening exchange, retrying as the machine decides.
 
         While reconnecting, transient failures (network, 1001, 4404 of a restarting
         computer, 5xx on upgrade) are retried with the policy's backoff; a first connect
-        reports them at once.
+        reports them at once. A rejected token is refreshed once per rejection streak.
         """
-        conn = self._conn
-        policy = self._options.reconnect
-        refreshed = False
-        if refresh_first:
-            if not conn.can_refresh:
-                raise self._token_error(
-                    "the token was rejected and there is no client to fetch a fresh one"
-                )
-            await conn._refresh_token(stale=conn._token)
-            refreshed = True
+        machine, creds = self._machine, self._creds
         while True:
-            if reconnecting and self._failures:
-                delay = policy.delay(self._failures - 1)
+            delay = machine.backoff() if reconnecting else 0.0
+            if delay:
                 log.info(
-                    "%s: reconnecting in %.2f s (attempt %d)", self.name, delay, self._failures
+                    "%s: reconnecting in %.2f s (attempt %d)", self.name, delay, machine.failures
                 )
                 await asyncio.sleep(delay)
-            token = conn._token
             try:
                 ws = await self._connect_and_handshake()
-            except _Failure as failure:
-                if failure.kind is CloseKind.TOKEN:
-                    if not conn.can_refresh:
-                        raise self._token_error(
-                            "the token was rejected; pass client= (or refresh=) to Connection "
-                            "so a fresh vnc_password can be fetched"
-                        ) from None
-                    if refreshed:
-                        raise self._token_error(
-                            "the token was rejected again after fetching a fresh vnc_password"
-                        ) from None
-                    log.info("%s: token rejected, fetching a fresh vnc_password", self.name)
-                    await conn._refresh_token(stale=token)
-                    refreshed = True
-                    continue
-                if (
-                    reconnecting
-                    and failure.kind is CloseKind.RETRY
-                    and self._failures < policy.max_attempts
-                ):
-                    self._failures += 1
+            except ChannelFailure as failure:
+                decision = machine.on_connect_failure(
+                    failure, reconnecting=reconnecting, can_refresh=creds.can_refresh
+                )
+                if decision.action is Action.REFRESH:
+                    await self._refresh_token()
+                elif decision.action is Action.RECONNECT:
                     log.info("%s: reconnect failed: %s", self.name, failure.error)
-                    continue
-                raise failure.error from failure.__cause__
-            # A socket opened with a just-fetched token that has not said anything yet
-            # is still on probation: a 4401 on it is the second rejection.
-            self._unconfirmed_refresh = refreshed and not self._received
+                else:
+                    assert decision.error is not None
+                    raise decision.error from failure.__cause__
+                continue
+            machine.handshake_done()
             return ws
 
-    def _token_error(self, message: str) -> TokenRejectedError:
-        return TokenRejectedError(
-            f"{self.name}: {message} (close 4401)",
-            channel=self.name,
-            code=close_codes.TOKEN_REJECTED,
-        )
+    async def _refresh_token(self) -> None:
+        log.info("%s: token rejected, fetching a fresh vnc_password", self.name)
+        await self._creds.refresh(stale=self._attempt_token)
 
-    def _failure_from_closed(self, exc: ConnectionClosed, ws: ClientConnection | None) -> _Failure:
+    def _failure_from_closed(
+        self, exc: ConnectionClosed, ws: ClientConnection | None
+    ) -> ChannelFailure:
         rcvd, sent = exc.rcvd, exc.sent
-        if ws is not None and ws is self._dead_ws:
-            return _Failure(
-                CloseKind.RETRY,
-                HeartbeatTimeoutError(
-                    f"{self.name}: no pong within {self._options.heartbeat_timeout} s; "
-                    "the connection is dead",
-                    channel=self.name,
-                ),
-            )
-        if sent is not None and rcvd is None and sent.code == close_codes.INTERNAL_ERROR:
-            # websockets' own keepalive (vnc) gave up waiting for a pong frame.
-            return _Failure(
-                CloseKind.RETRY,
-                HeartbeatTimeoutError(
-                    f"{self.name}: no pong within {self._options.heartbeat_timeout} s; "
-                    "the connection is dead",
-                    channel=self.name,
-                ),
-            )
-        if sent is not None and sent.code == close_codes.MESSAGE_TOO_BIG:
-            return _Failure(
-                CloseKind.FATAL,
-                close_codes.error_for(
-                    self.name,
-                    close_codes.MESSAGE_TOO_BIG,
-                    f"an incoming message exceeded max_size={self._max_size()} bytes",
-                ),
-                code=close_codes.MESSAGE_TOO_BIG,
-            )
-        code = rcvd.code if rcvd is not None else None
-        reason = rcvd.reason if rcvd is not None else ""
-        return _Failure(
-            close_codes.classify(code), close_codes.error_for(self.name, code, reason), code=code
+        return failure_from_close(
+            self.name,
+            received=(rcvd.code, rcvd.reason) if rcvd is not None else None,
+            sent_code=sent.code if sent is not None else None,
+            heartbeat_killed=ws is not None and ws is self._dead_ws,
+            heartbeat_timeout=self._options.heartbeat_timeout,
+            max_size=self._max_size(),
         )
 
     async def _discard(self, ws: ClientConnection) -> None:
@@ -584,30 +399,32 @@ class Channel:
 
     # -- reading -------------------------------------------------------------------------
 
-    def _mark_healthy(self) -> None:
-        self._failures = 0
+    async def _handshake_recv(self, ws: ClientConnection) -> str | bytes:
+        """Receive one frame of the opening exchange: the socket has now said something,
+        which proves the token it was opened with."""
+        frame = await ws.recv()
+        self._machine.frame_received()
+        return frame
 
-    async def _pump(self, ws: ClientConnection) -> _Failure:
+    async def _pump(self, ws: ClientConnection) -> ChannelFailure:
         """Read ``ws`` until it closes; frame errors propagate."""
         from websockets.exceptions import ConnectionClosed
 
+        machine = self._machine
         try:
             while True:
                 frame = await ws.recv()
-                self._received = True
-                self._unconfirmed_refresh = False
-                if not self.json_heartbeat or self._options.heartbeat_interval is None:
-                    self._mark_healthy()
+                machine.frame_received()
+                if self._data_is_health:
+                    machine.healthy()
                 if isinstance(frame, str):
                     await self._on_text(frame)
                 else:
                     await self._on_binary(frame)
-                if self._closing:  # the channel ended itself (terminal ``exit``)
+                if machine.state is State.CLOSING:  # e.g. the terminal's shell exited
                     await self._discard(ws)
-                    return _Failure(
-                        CloseKind.NORMAL,
-                        WebSocketError(f"{self.name}: ended", channel=self.name),
-                    )
+                    error = WebSocketError(f"{self.name}: ended", channel=self.name)
+                    return ChannelFailure(CloseKind.NORMAL, error)
         except ConnectionClosed as e:
             return self._failure_from_closed(e, ws)
 
@@ -618,60 +435,59 @@ class Channel:
                 ws = self._ws
                 assert ws is not None
                 failure = await self._pump(ws)
-                if self._closing or failure.kind is CloseKind.NORMAL:
+                if not await self._recover(ws, failure):
                     break
-                log.info("%s: connection lost: %s", self.name, failure.error)
-                if failure.kind is CloseKind.TOKEN and self._may_retry_token():
-                    if self._unconfirmed_refresh and not self._received:
-                        # This socket was opened with a freshly fetched token and was
-                        # rejected before saying anything: the second rejection.
-                        raise self._token_error(
-                            "the token was rejected again after fetching a fresh vnc_password"
-                        )
-                    self._ws = None
-                    await self._discard(ws)
-                    self._ws = await self._establish(
-                        reconnecting=self.resumable, refresh_first=True
-                    )
-                    await self._after_reconnect()
-                    continue
-                opening = self.reconnects == 0 and not self._received
-                if opening and failure.code in (close_codes.NOT_RUNNING, close_codes.GOING_AWAY):
-                    # Refused right at the first open: say so instead of retrying.
-                    raise failure.error
-                if self.resumable and failure.kind is CloseKind.RETRY:
-                    self._ws = None
-                    await self._discard(ws)
-                    self._failures += 1
-                    if self._failures > self._options.reconnect.max_attempts:
-                        raise failure.error
-                    self._ws = await self._establish(reconnecting=True, refresh_first=False)
-                    await self._after_reconnect()
-                    continue
-                raise self._loss_error(failure)
         except asyncio.CancelledError:
             raise
-        except _Failure as f:  # a frame handler judged the stream broken
+        except ChannelFailure as f:  # a frame handler judged the stream broken
             error = f.error
             log.info("%s: channel failed: %s", self.name, error)
         except Exception as e:
             error = e
             log.info("%s: channel failed: %s", self.name, e)
         finally:
-            ws = self._ws
-            self._state = "closed"
-            if error is not None:
-                self._error = error
-            if self._heartbeat is not None:
-                self._heartbeat.cancel()
-            if ws is not None and not self._closing:
-                await self._discard(ws)
-            self._end(error)
+            await self._reader_done(error)
 
-    async def _after_reconnect(self) -> None:
-        self.reconnects += 1
-        log.info("%s: reconnected (%d)", self.name, self.reconnects)
+    async def _recover(self, ws: ClientConnection, failure: ChannelFailure) -> bool:
+        """Carry out the machine's decision about a lost connection: False when the
+        channel ended normally, True once a replacement socket is open; raises the error
+        that ends the channel otherwise."""
+        machine = self._machine
+        decision = machine.on_connection_lost(
+            failure,
+            closing=machine.state is State.CLOSING,
+            can_refresh=self._creds.can_refresh,
+        )
+        if decision.action is Action.END:
+            return False
+        log.info("%s: connection lost: %s", self.name, failure.error)
+        if decision.action is Action.FAIL:
+            assert decision.error is not None
+            raise decision.error
+        if decision.action is Action.LOST:
+            raise self._loss_error(failure)
+        self._ws = None
+        await self._discard(ws)
+        if decision.action is Action.REFRESH:
+            await self._refresh_token()
+        # Only a resumable channel retries; a terminal just redoes its rejected opening.
+        self._ws = await self._establish(reconnecting=self.resumable)
+        machine.reconnected()
+        log.info("%s: reconnected (%d)", self.name, machine.reconnects)
         await self._on_reconnected()
+        return True
+
+    async def _reader_done(self, error: BaseException | None) -> None:
+        ws = self._ws
+        closing = self._machine.state is State.CLOSING
+        self._machine.state = State.CLOSED
+        if error is not None:
+            self._error = error
+        if self._heartbeat is not None:
+            self._heartbeat.cancel()
+        if ws is not None and not closing:
+            await self._discard(ws)
+        self._end(error)
 
     def _note_unknown(self, message: Unknown) -> None:
         self.unknown_messages.append(message)
@@ -681,14 +497,13 @@ class Channel:
 
     def _on_pong(self) -> None:
         self._pong.set()
-        self._mark_healthy()
+        self._machine.healthy()
 
     async def _heartbeat_loop(self) -> None:
         from websockets.exceptions import ConnectionClosed
 
         interval = self._options.heartbeat_interval
         assert interval is not None
-        timeout = self._options.heartbeat_timeout
         while True:
             await asyncio.sleep(interval)
             ws = self._ws
@@ -699,26 +514,29 @@ class Channel:
                 await ws.send(self.ping_frame, text=True)
             except ConnectionClosed:
                 continue
-            while True:
-                try:
-                    async with asyncio.timeout(timeout):
-                        await self._pong.wait()
-                    break
-                except TimeoutError:
-                    if ws is not self._ws:
-                        break
-                    if self._buffer_paused():
-                        # The consumer is behind, so the pong may be queued behind
-                        # unread data: not evidence of a dead connection.
-                        continue
-                    log.warning(
-                        "%s: no pong within %s s, dropping the connection", self.name, timeout
-                    )
-                    self._dead_ws = ws
-                    transport = ws.transport
-                    if transport is not None:
-                        transport.abort()
-                    break
+            await self._await_pong(ws)
+
+    async def _await_pong(self, ws: ClientConnection) -> None:
+        """Wait for the pong of the ping just sent; abort ``ws`` if it does not come."""
+        timeout = self._options.heartbeat_timeout
+        while True:
+            try:
+                async with asyncio.timeout(timeout):
+                    await self._pong.wait()
+                return
+            except TimeoutError:
+                if ws is not self._ws:
+                    return
+                if self._buffer_paused():
+                    # The consumer is behind, so the pong may be queued behind unread
+                    # data: not evidence of a dead connection.
+                    continue
+                log.warning("%s: no pong within %s s, dropping the connection", self.name, timeout)
+                self._dead_ws = ws
+                transport = ws.transport
+                if transport is not None:
+                    transport.abort()
+                return
 
     async def _stop_tasks(self, *, wait_reader: bool) -> None:
         tasks = [t for t in (self._heartbeat, self._reader) if t is not None and not t.done()]

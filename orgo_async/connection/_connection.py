@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, Protocol
 
 from .._errors import (
@@ -17,14 +17,14 @@ from .._errors import (
 from .._protocol import urls
 from .._protocol.close_codes import ReconnectPolicy
 from .._protocol.limits import DEFAULT_MAX_SIZE
-from .._secrets import REDACTED, Secret, get_logger
-from ._channel import ChannelOptions
-from ._proxy import DesktopProxy
+from .._secrets import REDACTED, Secret
+from ._credentials import ChannelCredentials, RefreshCallable
+from ._options import ChannelOptions
+from ._proxy import DesktopProxy, ProxyPipeline
 
 if TYPE_CHECKING:
     import ssl as _ssl
 
-    from .._client import AsyncOrgo
     from .._http import RawResponse
     from ._audio import Audio
     from ._events import Events
@@ -32,10 +32,6 @@ if TYPE_CHECKING:
     from ._vnc import Vnc, VncBridge
 
 __all__ = ["ComputerLike", "Connection", "SecretURL"]
-
-log = get_logger("orgo_async.connection")
-
-RefreshCallable = Callable[[], Awaitable[str]]
 
 
 class ComputerLike(Protocol):
@@ -86,17 +82,18 @@ class Connection:
         async with conn.terminal() as term:
             result = await term.run("uname -a")
 
+    :meth:`orgo_async.AsyncOrgo.connection` builds one with everything below filled in
+    from the client. Built by hand, only what is passed is available:
+
     Arguments:
         computer: an :class:`orgo_async.Computer` (anything with ``id``,
             ``instance_id``, ``hostname``, ``connection_url`` and ``vnc_password``).
-        client: the :class:`orgo_async.AsyncOrgo` that fetched it. With a client, a
-            rejected token (the password rotates on every restart) is replaced once by a
-            fresh one from ``GET /computers/{id}/vnc-password``, and :attr:`proxy` works.
-            Without one, only URLs and channels with the current token are available.
-        refresh: an async callable returning a fresh ``vnc_password``, instead of the
-            client's (for tests or custom credential stores).
-        ssl: an ``ssl.SSLContext`` for ``wss://`` (verification is on by default; the
-            client's context is used when it has one).
+        refresh: an async callable returning a fresh ``vnc_password``. With it, a
+            rejected token (the password rotates on every restart) is replaced once;
+            without it a rejection raises :class:`~orgo_async.TokenRejectedError` at once.
+        pipeline: the request pipeline :attr:`proxy` sends through (the client's, which
+            carries the API key); without it the proxy raises ``RuntimeError``.
+        ssl: an ``ssl.SSLContext`` for ``wss://`` (verification is on by default).
         heartbeat_interval, heartbeat_timeout, max_size, open_timeout, close_timeout,
         reconnect: see :class:`ChannelOptions`; each channel method can override them.
 
@@ -110,8 +107,8 @@ class Connection:
         self,
         computer: ComputerLike,
         *,
-        client: AsyncOrgo | None = None,
         refresh: RefreshCallable | None = None,
+        pipeline: ProxyPipeline | None = None,
         ssl: _ssl.SSLContext | None = None,
         heartbeat_interval: float | None = 30.0,
         heartbeat_timeout: float = 10.0,
@@ -120,27 +117,27 @@ class Connection:
         close_timeout: float = 5.0,
         reconnect: ReconnectPolicy | None = None,
     ) -> None:
-        if ssl is not None or client is not None:
+        if ssl is not None:
             import ssl as _ssl  # here: the module costs milliseconds at import time
 
-            if ssl is not None and not isinstance(ssl, _ssl.SSLContext):
+            if not isinstance(ssl, _ssl.SSLContext):
                 raise TypeError("ssl must be an ssl.SSLContext (verification stays on by default)")
-            if ssl is None and client is not None:
-                # Reuse the client's trust settings (e.g. a private CA) for wss://.
-                inherited = getattr(client._pipeline.transport, "ssl", None)
-                if isinstance(inherited, _ssl.SSLContext):
-                    ssl = inherited
+        if refresh is not None and not callable(refresh):
+            raise TypeError("refresh must be an async callable returning the vnc_password")
         self.computer_id: str = computer.id
         self.instance_id: str | None = computer.instance_id or computer.fly_instance_id
         self._base = urls.connection_base(
             computer.connection_url, computer.hostname, self.instance_id
         )
-        password = computer.vnc_password
-        self._token: Secret | None = Secret(password) if password else None
-        self._client = client
-        self._refresh = refresh
-        self._refresh_lock = asyncio.Lock()
-        self._ssl_context = ssl
+        self.credentials = ChannelCredentials(
+            self._base, computer.vnc_password, refresh=refresh, ssl=ssl, label=self.computer_id
+        )
+        """What the channels open their sockets with: URLs, the token and its refresh."""
+        api_base = (
+            pipeline.base_url.rstrip("/")
+            if pipeline is not None
+            else urls.api_base_from(self._base)
+        )
         self.options = ChannelOptions(
             heartbeat_interval=heartbeat_interval,
             heartbeat_timeout=heartbeat_timeout,
@@ -149,7 +146,7 @@ class Connection:
             close_timeout=close_timeout,
             reconnect=reconnect or ReconnectPolicy(),
         )
-        self.proxy = DesktopProxy(self)
+        self.proxy = DesktopProxy(pipeline, self.instance_id, api_base=api_base)
         """The Desktop API proxy: ``await conn.proxy.get("health")``."""
 
     # -- identity and token ----------------------------------------------------------------
@@ -161,99 +158,53 @@ class Connection:
 
     @property
     def can_refresh(self) -> bool:
-        """Whether a rejected token can be replaced (a client or ``refresh`` was given)."""
-        return self._refresh is not None or self._client is not None
+        """Whether a rejected token can be replaced (a ``refresh`` callable was given)."""
+        return self.credentials.can_refresh
 
     @property
     def token(self) -> Secret | None:
         """The current ``vnc_password`` as a :class:`~orgo_async._secrets.Secret`."""
-        return self._token
+        return self.credentials.token
 
     async def refresh_token(self) -> None:
         """Fetch the current ``vnc_password`` (it rotates on every restart)."""
-        await self._refresh_token(stale=self._token, force=True)
-
-    async def _refresh_token(self, *, stale: Secret | None, force: bool = False) -> None:
-        async with self._refresh_lock:
-            # Another channel may have refreshed while this one waited for the lock.
-            if not force and self._token is not None and self._token != stale:
-                return
-            if self._refresh is not None:
-                value = await self._refresh()
-            elif self._client is not None:
-                value = await self._client.computers.vnc_password(self.computer_id)
-            else:
-                raise RuntimeError("no client or refresh callable to fetch a fresh token")
-            if not isinstance(value, str) or not value:
-                raise TypeError("the refresh callable must return a non-empty str")
-            self._token = Secret(value)
-            log.info("fetched a fresh vnc_password for computer %s", self.computer_id)
-
-    def _ws_url(
-        self, channel: str, query: Mapping[str, object] | None = None, *, redacted: bool = False
-    ) -> str:
-        if redacted:
-            return urls.redact_url(urls.ws_url(self._base, channel, "-", query))
-        if self._token is None:
-            raise ValueError(
-                "the computer has no vnc_password; fetch one with "
-                "await conn.refresh_token() (needs a client) or pass a fresh Computer"
-            )
-        return urls.ws_url(self._base, channel, self._token.get(), query)
-
-    async def _ensure_token(self) -> None:
-        if self._token is None and self.can_refresh:
-            await self._refresh_token(stale=None)
+        await self.credentials.refresh(stale=self.credentials.token, force=True)
 
     # -- URLs ------------------------------------------------------------------------------
 
     @property
     def websockify_url(self) -> SecretURL:
         """``wss://.../ws/websockify?token=...`` for noVNC (``str()`` hides the token)."""
-        return SecretURL(self._ws_url("websockify"))
+        return SecretURL(self.credentials.url("websockify"))
 
     def terminal_url(self, cols: int = 80, rows: int = 24) -> SecretURL:
         """``wss://.../ws/terminal?token=...&cols=..&rows=..``."""
         from .._protocol.terminal import check_size
 
         check_size(cols, rows)
-        return SecretURL(self._ws_url("terminal", {"cols": cols, "rows": rows}))
+        return SecretURL(self.credentials.url("terminal", {"cols": cols, "rows": rows}))
 
     def audio_url(self, sample_rate: int = 24000, channels: int = 1) -> SecretURL:
         """``wss://.../ws/audio?token=...&sample_rate=..&channels=..``."""
         from .._protocol.audio import check_params
 
         check_params(sample_rate, channels)
-        return SecretURL(self._ws_url("audio", {"sample_rate": sample_rate, "channels": channels}))
+        query = {"sample_rate": sample_rate, "channels": channels}
+        return SecretURL(self.credentials.url("audio", query))
 
     @property
     def events_url(self) -> SecretURL:
         """``wss://.../ws/events?token=...``."""
-        return SecretURL(self._ws_url("events"))
+        return SecretURL(self.credentials.url("events"))
 
     @property
     def api_base(self) -> str:
         """The REST base used by the proxy: the client's, else ``{origin}/api``."""
-        if self._client is not None:
-            return self._client.base_url.rstrip("/")
-        return urls.api_base_from(self._base)
+        return self.proxy.api_base
 
     def proxy_url(self, endpoint: str = "health") -> str:
         """``{api_base}/desktops/{instance_id}/proxy/{endpoint}`` (no secret in it)."""
-        return self.api_base + urls.proxy_path(self._require_instance_id(), endpoint)
-
-    def _require_instance_id(self) -> str:
-        if not self.instance_id:
-            raise ValueError("the computer has no instance_id; the Desktop proxy needs it")
-        return self.instance_id
-
-    def _require_client(self) -> AsyncOrgo:
-        if self._client is None:
-            raise RuntimeError(
-                "the Desktop API proxy authenticates with the API key: create the "
-                "connection with a client (orgo.connection(computer))"
-            )
-        return self._client
+        return self.proxy.url(endpoint)
 
     # -- channels --------------------------------------------------------------------------
 
@@ -277,7 +228,7 @@ class Connection:
         from ._terminal import Terminal
 
         return Terminal(
-            self,
+            self.credentials,
             self._options(
                 heartbeat_interval=heartbeat_interval, heartbeat_timeout=heartbeat_timeout
             ),
@@ -302,7 +253,7 @@ class Connection:
         from ._audio import Audio
 
         return Audio(
-            self,
+            self.credentials,
             self._options(
                 reconnect=reconnect,
                 heartbeat_interval=heartbeat_interval,
@@ -328,7 +279,7 @@ class Connection:
         from ._events import Events
 
         return Events(
-            self,
+            self.credentials,
             self._options(
                 reconnect=reconnect,
                 heartbeat_interval=heartbeat_interval,
@@ -347,14 +298,14 @@ class Connection:
         """The raw RFB byte stream over websockify (binary frames both ways)."""
         from ._vnc import Vnc
 
-        return Vnc(self, self._options(reconnect=reconnect), buffer=buffer)
+        return Vnc(self.credentials, self._options(reconnect=reconnect), buffer=buffer)
 
     def vnc_bridge(self, port: int = 0, host: str = "127.0.0.1") -> VncBridge:
         """A local TCP port a native VNC viewer can connect to, tunnelled through
         websockify (one WebSocket per viewer). Use ``async with`` or ``await .start()``."""
         from ._vnc import VncBridge
 
-        return VncBridge(self, host=host, port=port)
+        return VncBridge(self.credentials, self.options, host=host, port=port)
 
     # -- readiness -------------------------------------------------------------------------
 
@@ -402,5 +353,5 @@ class Connection:
     def __repr__(self) -> str:
         return (
             f"<Connection computer={self.computer_id} instance={self.instance_id} "
-            f"url={self._base} token={REDACTED if self._token else None}>"
+            f"url={self._base} token={REDACTED if self.credentials.token else None}>"
         )

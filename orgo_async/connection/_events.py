@@ -11,12 +11,14 @@ from .._errors import EventSubscriptionError, WebSocketError
 from .._protocol import events
 from .._protocol.close_codes import CloseKind
 from .._protocol.codec import Unknown
-from ._channel import Channel, ChannelOptions, _Buffer, _EndOfStream, _Failure
+from .._protocol.lifecycle import ChannelFailure
+from ._buffered import BufferedChannel
 
 if TYPE_CHECKING:
     from websockets.asyncio.client import ClientConnection
 
-    from ._connection import Connection
+    from ._credentials import CredentialsLike
+    from ._options import ChannelOptions
 
 __all__ = ["AnyEvent", "Events"]
 
@@ -27,7 +29,7 @@ __all__ = ["AnyEvent", "Events"]
 AnyEvent: TypeAlias = "events.Event | events.UnknownEvent | Unknown"
 
 
-class Events(Channel):
+class Events(BufferedChannel[AnyEvent, None]):
     """Desktop events (window focus, clipboard, file changes, processes, idle...).
 
     ::
@@ -49,13 +51,13 @@ class Events(Channel):
 
     def __init__(
         self,
-        conn: Connection,
+        credentials: CredentialsLike,
         options: ChannelOptions,
         *,
         event_types: Iterable[str],
         buffer: int,
     ) -> None:
-        super().__init__(conn, options)
+        super().__init__(credentials, options, buffer=buffer, drop_oldest=True, eof=None)
         if isinstance(event_types, str):
             raise TypeError("event_types must be a list of str, not a str")
         types = list(event_types)
@@ -63,7 +65,6 @@ class Events(Channel):
             events.encode_subscribe(types)  # validates
         self._types: dict[str, None] = dict.fromkeys(types)
         self._decoder = events.decoder(options.max_size)
-        self._buffer: _Buffer[AnyEvent] = _Buffer(buffer, drop_oldest=True)
         self._acks: deque[asyncio.Future[events.ControlMessage]] = deque()
         self.errors: list[str] = []
         """``error`` messages the server sent outside a subscribe/unsubscribe."""
@@ -73,11 +74,6 @@ class Events(Channel):
         """The event types this channel is subscribed to."""
         return list(self._types)
 
-    @property
-    def dropped(self) -> int:
-        """Events dropped because the consumer fell behind (oldest first)."""
-        return self._buffer.dropped
-
     # -- frames --------------------------------------------------------------------------
 
     async def _handshake(self, ws: ClientConnection) -> None:
@@ -85,15 +81,14 @@ class Events(Channel):
             return
         await ws.send(events.encode_subscribe(self._types), text=True)
         while True:
-            frame = await ws.recv()
-            self._received = True
+            frame = await self._handshake_recv(ws)
             if isinstance(frame, bytes):
-                raise _Failure(CloseKind.FATAL, self._decoder._inner.error("binary frame"))
+                raise ChannelFailure(CloseKind.FATAL, self._decoder.error("binary frame"))
             msg = self._decoder.decode(frame)
             if isinstance(msg, events.Subscribed):
                 return
             if isinstance(msg, events.Error):
-                raise _Failure(
+                raise ChannelFailure(
                     CloseKind.FATAL,
                     EventSubscriptionError(
                         f"events: subscription refused: {msg.message}", channel=self.name
@@ -120,10 +115,10 @@ class Events(Channel):
         self._dispatch(self._decoder.decode(frame))
 
     async def _on_binary(self, frame: bytes) -> None:
-        raise self._decoder._inner.error("unexpected binary frame (events are JSON text)")
+        raise self._decoder.error("unexpected binary frame (events are JSON text)")
 
     def _end(self, error: BaseException | None) -> None:
-        self._buffer.finish(error)
+        super()._end(error)
         while self._acks:
             fut = self._acks.popleft()
             if not fut.done():
@@ -183,15 +178,6 @@ class Events(Channel):
             raise EventSubscriptionError(
                 f"events: unsubscribe refused: {reply.message}", channel=self.name
             )
-
-    def __aiter__(self) -> Events:
-        return self
-
-    async def __anext__(self) -> AnyEvent:
-        try:
-            return await self._buffer.get()
-        except _EndOfStream:
-            raise StopAsyncIteration from None
 
     async def next(self, timeout: float | None = None) -> AnyEvent:
         """The next event (``TimeoutError`` after ``timeout`` seconds)."""

@@ -8,18 +8,41 @@ every other REST call.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from .._protocol import urls
 
 if TYPE_CHECKING:
     from .._http import RawResponse
-    from ._connection import Connection
 
-__all__ = ["DesktopProxy"]
+__all__ = ["DesktopProxy", "ProxyPipeline"]
 
 # Safe to retry: the pipeline only retries requests declared idempotent.
 _IDEMPOTENT: Final = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+
+
+class ProxyPipeline(Protocol):
+    """What the proxy needs of the client's request pipeline (``HTTPPipeline`` fits)."""
+
+    @property
+    def base_url(self) -> str:
+        """The REST base URL (``https://www.orgo.ai/api``)."""
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        idempotent: bool,
+        response_type: type[RawResponse],
+        json: Any = ...,
+        params: Mapping[str, str] | None = ...,
+        content: bytes | None = ...,
+        headers: Mapping[str, str] | None = ...,
+        timeout: float | None = ...,
+        max_retries: int | None = ...,
+    ) -> RawResponse:
+        """Send one request (with the API key, retries, error mapping) and decode it."""
 
 
 class DesktopProxy:
@@ -34,14 +57,25 @@ class DesktopProxy:
     :class:`~orgo_async.APIStatusError` subclasses as the REST client.
     """
 
-    __slots__ = ("_conn",)
+    __slots__ = ("_instance_id", "_pipeline", "api_base")
 
-    def __init__(self, conn: Connection) -> None:
-        self._conn = conn
+    def __init__(
+        self, pipeline: ProxyPipeline | None, instance_id: str | None, *, api_base: str
+    ) -> None:
+        self._pipeline = pipeline
+        self._instance_id = instance_id
+        self.api_base = api_base
+        """The REST base the proxy paths hang off."""
+
+    def path(self, endpoint: str = "health") -> str:
+        """``/desktops/{instance_id}/proxy/{endpoint}``, relative to :attr:`api_base`."""
+        if not self._instance_id:
+            raise ValueError("the computer has no instance_id; the Desktop proxy needs it")
+        return urls.proxy_path(self._instance_id, endpoint)
 
     def url(self, endpoint: str = "health") -> str:
-        """The absolute proxy URL of ``endpoint``."""
-        return self._conn.proxy_url(endpoint)
+        """The absolute proxy URL of ``endpoint`` (no secret in it)."""
+        return self.api_base + self.path(endpoint)
 
     async def request(
         self,
@@ -64,11 +98,15 @@ class DesktopProxy:
         from .._http import RawResponse
 
         method = method.upper()
-        client = self._conn._require_client()
-        path = urls.proxy_path(self._conn._require_instance_id(), endpoint)
-        return await client._pipeline.request(
+        pipeline = self._pipeline
+        if pipeline is None:
+            raise RuntimeError(
+                "the Desktop API proxy authenticates with the API key: create the "
+                "connection with a client (orgo.connection(computer))"
+            )
+        return await pipeline.request(
             method,
-            path,
+            self.path(endpoint),
             idempotent=method in _IDEMPOTENT if idempotent is None else idempotent,
             response_type=RawResponse,
             json=json,
@@ -104,4 +142,4 @@ class DesktopProxy:
         return await self.request("DELETE", endpoint, **kwargs)
 
     def __repr__(self) -> str:
-        return f"<DesktopProxy {self._conn.api_base}/desktops/{self._conn.instance_id}/proxy/>"
+        return f"<DesktopProxy {self.api_base}/desktops/{self._instance_id}/proxy/>"

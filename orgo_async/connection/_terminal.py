@@ -13,12 +13,12 @@ from .._errors import ChannelProtocolError, HeartbeatTimeoutError, SessionLostEr
 from .._protocol import close_codes, terminal
 from .._protocol.close_codes import CloseKind
 from .._protocol.codec import Unknown
-from ._channel import Channel, ChannelOptions, _Buffer, _EndOfStream, _Failure
+from .._protocol.lifecycle import ChannelFailure
+from ._buffered import BufferedChannel
 
 if TYPE_CHECKING:
-    from websockets.asyncio.client import ClientConnection
-
-    from ._connection import Connection
+    from ._credentials import CredentialsLike
+    from ._options import ChannelOptions
 
 __all__ = ["RunResult", "Terminal", "strip_ansi"]
 
@@ -53,7 +53,7 @@ class RunResult:
     raw_output: str
 
 
-class Terminal(Channel):
+class Terminal(BufferedChannel[str, str]):
     """A PTY attached to the computer's shell.
 
     ::
@@ -81,17 +81,22 @@ class Terminal(Channel):
     ping_frame = terminal.PING
 
     def __init__(
-        self, conn: Connection, options: ChannelOptions, *, cols: int, rows: int, buffer: int
+        self,
+        credentials: CredentialsLike,
+        options: ChannelOptions,
+        *,
+        cols: int,
+        rows: int,
+        buffer: int,
     ) -> None:
         terminal.check_size(cols, rows)
-        super().__init__(conn, options)
+        super().__init__(credentials, options, buffer=buffer, drop_oldest=False, eof="")
         self.cols = cols
         self.rows = rows
         self.exit_code: int | None = None
         self.errors: list[str] = []
         """``error`` messages the server sent (e.g. ``Connection failed``)."""
         self._decoder = terminal.decoder(options.max_size)
-        self._buffer: _Buffer[str] = _Buffer(buffer, drop_oldest=False)
         # Input sent before the server said anything: replayed if that socket turns out
         # to have been rejected (4401 before any output) and is replaced.
         self._unconfirmed: list[bytes] | None = []
@@ -114,7 +119,7 @@ class Terminal(Channel):
             # The shell is gone: end the stream now (whether the server closes after an
             # exit is not documented) and let the reader close our side.
             self._buffer.finish(None)
-            self._closing = True
+            self._stop_reading()
         elif isinstance(msg, terminal.Error):
             self.errors.append(msg.message)
         elif isinstance(msg, Unknown):
@@ -122,15 +127,6 @@ class Terminal(Channel):
 
     async def _on_binary(self, frame: bytes) -> None:
         raise self._decoder.error("unexpected binary frame (the terminal speaks JSON text)")
-
-    def _buffer_paused(self) -> bool:
-        return self._buffer.paused
-
-    def _end(self, error: BaseException | None) -> None:
-        self._buffer.finish(error)
-
-    def _may_retry_token(self) -> bool:
-        return not self._received
 
     async def _on_reconnected(self) -> None:
         pending, self._unconfirmed = self._unconfirmed or [], []
@@ -140,7 +136,7 @@ class Terminal(Channel):
             for frame in pending:
                 await ws.send(frame, text=True)
 
-    def _loss_error(self, failure: _Failure) -> BaseException:
+    def _loss_error(self, failure: ChannelFailure) -> BaseException:
         code = failure.code
         if code in (close_codes.NOT_RUNNING, close_codes.START_FAILED, close_codes.GOING_AWAY):
             return failure.error
@@ -177,22 +173,6 @@ class Terminal(Channel):
         await self._send(frame, text=True)
         self.cols, self.rows = cols, rows
 
-    async def read(self) -> str:
-        """The next chunk of output; ``""`` once the shell has exited or the stream ended."""
-        try:
-            return await self._buffer.get()
-        except _EndOfStream:
-            return ""
-
-    def __aiter__(self) -> Terminal:
-        return self
-
-    async def __anext__(self) -> str:
-        try:
-            return await self._buffer.get()
-        except _EndOfStream:
-            raise StopAsyncIteration from None
-
     async def run(self, command: str, *, timeout: float | None = 30.0) -> RunResult:
         """Run ``command`` in the shell and return its output and exit status.
 
@@ -207,51 +187,13 @@ class Terminal(Channel):
         async with self._run_lock:
             marker = "ORGO" + secrets.token_hex(8)
             # `printf '%s_B\n' MARK` prints MARK_B, but its echo shows `'%s_B\n' MARK`.
-            line = (
+            await self.send(
                 f"printf '%s_B\\n' {marker}; eval {shlex.quote(command)}; "
                 f"printf '%s_E%s\\n' {marker} \"$?\"\r"
             )
-            begin = re.compile(re.escape(marker) + r"_B\r?\n")
-            end = re.compile(re.escape(marker) + r"_E(\d+)\r?\n")
-            await self.send(line)
-            text = ""
-            start: int | None = None
-            scan = 0
             try:
                 async with asyncio.timeout(timeout):
-                    while True:
-                        try:
-                            chunk = await self._buffer.get()
-                        except _EndOfStream:
-                            raise SessionLostError(
-                                f"terminal: the shell ended while running {command!r}"
-                                + (
-                                    f" (exit {self.exit_code})"
-                                    if self.exit_code is not None
-                                    else ""
-                                ),
-                                channel=self.name,
-                            ) from None
-                        text += chunk
-                        if start is None:
-                            m = begin.search(text)
-                            if m is None:
-                                continue
-                            start = scan = m.end()
-                        m = end.search(text, max(start, scan - len(marker) - 24))
-                        if m is None:
-                            scan = len(text)
-                            continue
-                        rest = text[m.end() :]
-                        if rest:
-                            self._buffer.push_front(rest)
-                        raw = text[start : m.start()]
-                        return RunResult(
-                            command=command,
-                            output=strip_ansi(raw),
-                            exit_code=int(m.group(1)),
-                            raw_output=raw,
-                        )
+                    return await self._collect(command, marker)
             except TimeoutError:
                 if not self.closed:
                     await self.send("\x03")
@@ -260,5 +202,38 @@ class Terminal(Channel):
                     "(interrupted with Ctrl-C)"
                 ) from None
 
-    async def _handshake(self, ws: ClientConnection) -> None:
-        return None
+    async def _collect(self, command: str, marker: str) -> RunResult:
+        """Read output up to ``marker``'s end line; what follows it stays buffered."""
+        begin = re.compile(re.escape(marker) + r"_B\r?\n")
+        end = re.compile(re.escape(marker) + r"_E(\d+)\r?\n")
+        text = ""
+        start: int | None = None
+        scan = 0
+        while True:
+            chunk = await self._take()
+            if chunk is None:
+                status = f" (exit {self.exit_code})" if self.exit_code is not None else ""
+                raise SessionLostError(
+                    f"terminal: the shell ended while running {command!r}{status}",
+                    channel=self.name,
+                )
+            text += chunk
+            if start is None:
+                m = begin.search(text)
+                if m is None:
+                    continue
+                start = scan = m.end()
+            # Resume the search a little before the last scan: the end line may straddle.
+            m = end.search(text, max(start, scan - len(marker) - 24))
+            if m is None:
+                scan = len(text)
+                continue
+            if rest := text[m.end() :]:
+                self._buffer.push_front(rest)
+            raw = text[start : m.start()]
+            return RunResult(
+                command=command,
+                output=strip_ansi(raw),
+                exit_code=int(m.group(1)),
+                raw_output=raw,
+            )

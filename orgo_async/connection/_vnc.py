@@ -10,17 +10,18 @@ from typing import TYPE_CHECKING, Self
 from .._errors import WebSocketError
 from .._protocol.close_codes import NO_RECONNECT
 from .._secrets import get_logger
-from ._channel import Channel, ChannelOptions, _Buffer, _EndOfStream
+from ._buffered import BufferedChannel
 
 if TYPE_CHECKING:
-    from ._connection import Connection
+    from ._credentials import CredentialsLike
+    from ._options import ChannelOptions
 
 __all__ = ["Vnc", "VncBridge"]
 
 log = get_logger("orgo_async.connection")
 
 
-class Vnc(Channel):
+class Vnc(BufferedChannel[bytes, bytes]):
     """The raw RFB stream: binary WebSocket frames both ways.
 
     ::
@@ -41,9 +42,10 @@ class Vnc(Channel):
     json_heartbeat = False  # websockify speaks RFB: WebSocket ping frames instead
     subprotocols = ("binary",)
 
-    def __init__(self, conn: Connection, options: ChannelOptions, *, buffer: int) -> None:
-        super().__init__(conn, options)
-        self._buffer: _Buffer[bytes] = _Buffer(buffer, drop_oldest=False)
+    def __init__(
+        self, credentials: CredentialsLike, options: ChannelOptions, *, buffer: int
+    ) -> None:
+        super().__init__(credentials, options, buffer=buffer, drop_oldest=False, eof=b"")
 
     def _max_size(self) -> int:
         return self._options.vnc_max_size
@@ -56,16 +58,6 @@ class Vnc(Channel):
     async def _on_binary(self, frame: bytes) -> None:
         await self._buffer.put(frame)
 
-    def _end(self, error: BaseException | None) -> None:
-        self._buffer.finish(error)
-
-    async def read(self) -> bytes:
-        """The next chunk of RFB bytes; ``b""`` at the end of the stream."""
-        try:
-            return await self._buffer.get()
-        except _EndOfStream:
-            return b""
-
     async def write(self, data: bytes) -> None:
         """Send RFB bytes (one binary frame)."""
         if not isinstance(data, bytes | bytearray | memoryview):
@@ -74,15 +66,6 @@ class Vnc(Channel):
             raise WebSocketError(
                 "websockify: reconnecting; the RFB session must start over", channel=self.name
             )
-
-    def __aiter__(self) -> Vnc:
-        return self
-
-    async def __anext__(self) -> bytes:
-        try:
-            return await self._buffer.get()
-        except _EndOfStream:
-            raise StopAsyncIteration from None
 
 
 class VncBridge:
@@ -99,8 +82,17 @@ class VncBridge:
     by default: the tunnel carries the desktop, so do not expose it.
     """
 
-    def __init__(self, conn: Connection, *, host: str = "127.0.0.1", port: int = 0) -> None:
-        self._conn = conn
+    def __init__(
+        self,
+        credentials: CredentialsLike,
+        options: ChannelOptions,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+    ) -> None:
+        self._creds = credentials
+        # One RFB session per viewer: a dropped tunnel is not resumed behind its back.
+        self._options = options.with_changes(reconnect=NO_RECONNECT)
         self.host = host
         self.port = port
         self._server: asyncio.Server | None = None
@@ -156,7 +148,7 @@ class VncBridge:
                 await writer.wait_closed()
 
     async def _tunnel(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        vnc = Vnc(self._conn, self._conn.options.with_changes(reconnect=NO_RECONNECT), buffer=64)
+        vnc = Vnc(self._creds, self._options, buffer=64)
         try:
             await vnc.open()
         except WebSocketError as e:

@@ -147,16 +147,18 @@ async def test_token_rotation_mid_session(desktop: Desktop) -> None:
 
 async def test_second_rejection_is_token_rejected(desktop: Desktop) -> None:
     desktop.handlers["audio"] = streaming()  # type: ignore[assignment]
-    conn = desktop.connection(password="pw-stale")
+    fetched: list[str] = []
 
     async def stale() -> str:
+        fetched.append("pw-also-stale")
         return "pw-also-stale"
 
-    conn._refresh = stale
-    with pytest.raises(TokenRejectedError) as info:
-        async with conn.audio():
+    conn = desktop.connection(password="pw-stale", refresh=stale)
+    with pytest.raises(TokenRejectedError, match="again") as info:
+        async with asyncio.timeout(5), conn.audio():  # a refresh loop fails here, fast
             pass
     assert info.value.code == 4401
+    assert fetched == ["pw-also-stale"]  # one fetch per rejection streak, not a loop
     assert [s.token for s in desktop.of("audio")] == ["pw-stale", "pw-also-stale"]
 
 

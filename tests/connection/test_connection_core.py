@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import ssl
 import subprocess
@@ -95,11 +96,15 @@ def test_no_password_yet() -> None:
         _ = conn.websockify_url
 
 
-def test_proxy_needs_a_client() -> None:
+async def test_proxy_needs_a_client() -> None:
     conn = Connection(computer())
+    # URLs need no client...
     assert conn.api_base == "https://www.orgo.ai/api"
-    with pytest.raises(RuntimeError, match="client"):
-        conn._require_client()
+    assert conn.proxy_url("a b/c") == "https://www.orgo.ai/api/desktops/a3881618/proxy/a%20b/c"
+    # ...requests do: refused at once, before anything is sent (no server here to reach).
+    for method in ("GET", "POST", "DELETE"):
+        with pytest.raises(RuntimeError, match=r"API key.*orgo\.connection\(computer\)"):
+            await asyncio.wait_for(conn.proxy.request(method, "health"), timeout=1)
 
 
 def test_bad_arguments() -> None:
@@ -185,6 +190,35 @@ async def test_wss_with_a_trusted_certificate(ca: trustme.CA) -> None:
             async with desktop.connection(ssl=other).events(["idle"]):
                 pass
         assert len(desktop.of("events")) == 1
+    finally:
+        await desktop.stop()
+
+
+async def test_a_client_connection_trusts_what_the_client_trusts(ca: trustme.CA) -> None:
+    """orgo.connection() hands the client's TLS context to the channels (a private CA)."""
+    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(server_ctx)
+    desktop = Desktop()
+    desktop.ssl = server_ctx
+
+    async def handler(ws: ServerConnection, query: dict[str, str]) -> None:
+        await ws.send('{"type":"subscribed","message":"ok"}')
+        await answer_pings(ws)
+
+    desktop.handlers["events"] = handler
+    await desktop.start(ssl=server_ctx)
+    client_ctx = ssl.create_default_context()
+    ca.configure_trust(client_ctx)
+    try:
+        async with (
+            AsyncOrgo(api_key=API_KEY, base_url="https://127.0.0.1:9/api", ssl=client_ctx) as orgo,
+            AsyncOrgo(api_key=API_KEY, base_url="https://127.0.0.1:9/api") as default,
+        ):
+            async with orgo.connection(desktop.computer()).events(["idle"]) as events:
+                assert events.subscriptions == ["idle"]
+            with pytest.raises(WebSocketError, match="TLS"):
+                async with default.connection(desktop.computer()).events(["idle"]):
+                    pass
     finally:
         await desktop.stop()
 

@@ -207,16 +207,16 @@ async def test_not_running_while_reconnecting(desktop: Desktop, server: EventsSe
 
 
 async def test_rejected_after_refresh(desktop: Desktop, server: EventsServer) -> None:
-    async with desktop.connection().events(["idle"]) as events:
+    async def wrong() -> str:
+        return "pw-wrong"
+
+    async with desktop.connection(refresh=wrong).events(["idle"]) as events:
         desktop.rotate()
-
-        async def wrong() -> str:
-            return "pw-wrong"
-
-        events._conn._refresh = wrong
         await server.live[-1].close(4401, "rotated")
-        with pytest.raises(TokenRejectedError):
+        with pytest.raises(TokenRejectedError, match="again"):
             await events.next(timeout=10)
+        assert events.closed
+    assert [s.token for s in desktop.of("events")] == ["pw-0000000001", "pw-wrong"]
 
 
 async def test_heartbeat_timeout(desktop: Desktop) -> None:
