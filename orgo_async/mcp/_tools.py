@@ -272,5 +272,11 @@ def build_server(orgo: AsyncOrgo, *, name: str = "orgo") -> MCPServer:
     )
     tools = OrgoTools(orgo)
     for tool_name, method, hints in TOOLS:
-        server.add_tool(getattr(tools, method), name=tool_name, annotations=hints)
+        server.add_tool(
+            getattr(tools, method),
+            name=tool_name,
+            annotations=hints,
+            # The screenshot answers with image content, not a JSON object.
+            structured_output=tool_name != "screenshot",
+        )
     return server

@@ -68,7 +68,9 @@ async def test_computers_get_hides_the_vnc_password_unless_asked(seeded: Seeded)
     assert password not in r.stdout + r.stderr
     r = await run_cli(seeded.fake, "computers", "get", seeded.running.id, "--json")
     assert list(r.json()) == COMPUTER_KEYS
-    r = await run_cli(seeded.fake, "computers", "get", seeded.running.id, "--json", "--show-secrets")
+    r = await run_cli(
+        seeded.fake, "computers", "get", seeded.running.id, "--json", "--show-secrets"
+    )
     assert r.json()["vnc_password"] == password
 
 

@@ -65,7 +65,10 @@ async def test_unreachable_api_exits_6() -> None:
         None,
         "workspaces",
         "list",
-        env={"ORGO_API_KEY": "sk_live_whatever_123", "ORGO_BASE_URL": f"http://127.0.0.1:{port}/api"},
+        env={
+            "ORGO_API_KEY": "sk_live_whatever_123",
+            "ORGO_BASE_URL": f"http://127.0.0.1:{port}/api",
+        },
     )
     assert_one_line(r, 6, "orgo-async: cannot reach the API: APIConnectionError")
 
