@@ -57,7 +57,7 @@ def create_server(orgo: AsyncOrgo, *, name: str = "orgo") -> MCPServer:
     in-process ``mcp.Client(server)`` in tests.
     """
     require_mcp()
-    from ._tools import build_server
+    from ._server import build_server
 
     return build_server(orgo, name=name)
 

@@ -12,28 +12,27 @@ from __future__ import annotations
 from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
-from mcp.server import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.server.mcpserver.utilities.types import Image
 from mcp.types import ToolAnnotations
 
-from .. import OrgoError, __version__, as_dict
+from .. import OrgoError, as_dict
 
 if TYPE_CHECKING:
     from .. import AsyncOrgo
 
-__all__ = ["TOOLS", "OrgoTools", "build_server"]
+__all__ = ["CHANGE", "INSTRUCTIONS", "READ", "TOOLS", "OrgoTools", "call"]
 
 T = TypeVar("T")
 
-_READ = ToolAnnotations(read_only_hint=True, open_world_hint=True)
-_CHANGE = ToolAnnotations(read_only_hint=False, destructive_hint=False, open_world_hint=True)
+READ = ToolAnnotations(read_only_hint=True, open_world_hint=True)
+CHANGE = ToolAnnotations(read_only_hint=False, destructive_hint=False, open_world_hint=True)
 _IDEMPOTENT = ToolAnnotations(
     read_only_hint=False, destructive_hint=False, idempotent_hint=True, open_world_hint=True
 )
 _DESTROY = ToolAnnotations(read_only_hint=False, destructive_hint=True, open_world_hint=True)
 
-_INSTRUCTIONS = (
+INSTRUCTIONS = (
     "Tools for Orgo cloud desktops. Find or create a workspace, create a computer in it "
     "(it is running when computer_create returns), then look with `screenshot` and act "
     "with click, type, key, scroll, drag; `bash` and `exec` run commands on it. Coordinates "
@@ -41,7 +40,7 @@ _INSTRUCTIONS = (
 )
 
 
-async def _call(awaitable: Awaitable[T]) -> T:
+async def call(awaitable: Awaitable[T]) -> T:
     """Await an SDK call; its typed error becomes an MCP tool error with the same message."""
     try:
         return await awaitable
@@ -59,16 +58,16 @@ class OrgoTools:
 
     async def workspaces_list(self) -> dict[str, Any]:
         """List every workspace, each with its computers (`desktops`)."""
-        return {"workspaces": as_dict(await _call(self.orgo.workspaces.list()))}
+        return {"workspaces": as_dict(await call(self.orgo.workspaces.list()))}
 
     async def workspace_create(self, name: str) -> dict[str, Any]:
         """Create a workspace; `name` must be unique in the account."""
-        result: dict[str, Any] = as_dict(await _call(self.orgo.workspaces.create(name=name)))
+        result: dict[str, Any] = as_dict(await call(self.orgo.workspaces.create(name=name)))
         return result
 
     async def workspace_delete(self, workspace_id: str) -> dict[str, Any]:
         """Delete a workspace AND every computer in it, permanently."""
-        result = await _call(self.orgo.workspaces.delete(workspace_id))
+        result = await call(self.orgo.workspaces.delete(workspace_id))
         return {"id": workspace_id, "deleted": result.success}
 
     # -- computers ---------------------------------------------------------------------
@@ -76,15 +75,15 @@ class OrgoTools:
     async def computers_list(self, workspace_id: str | None = None) -> dict[str, Any]:
         """List the computers of one workspace, or of every workspace when omitted."""
         if workspace_id:
-            computers = await _call(self.orgo.computers.list(workspace_id))
+            computers = await call(self.orgo.computers.list(workspace_id))
         else:
-            workspaces = await _call(self.orgo.workspaces.list())
+            workspaces = await call(self.orgo.workspaces.list())
             computers = [c for ws in workspaces for c in ws.desktops]
         return {"computers": as_dict(computers)}
 
     async def computer_get(self, computer_id: str) -> dict[str, Any]:
         """A computer with its current status."""
-        result: dict[str, Any] = as_dict(await _call(self.orgo.computers.get(computer_id)))
+        result: dict[str, Any] = as_dict(await call(self.orgo.computers.get(computer_id)))
         return result
 
     async def computer_create(
@@ -99,13 +98,13 @@ class OrgoTools:
     ) -> dict[str, Any]:
         """Create a computer (ram in GB, resolution like 1280x720x24) and, unless `wait`
         is false, wait until it is running."""
-        c = await _call(
+        c = await call(
             self.orgo.computers.create(
                 workspace_id=workspace_id, name=name, ram=ram, cpu=cpu, resolution=resolution
             )
         )
         if wait and not c.is_running:
-            c = await _call(self.orgo.computers.wait_until(c.id, "running", timeout=timeout))
+            c = await call(self.orgo.computers.wait_until(c.id, "running", timeout=timeout))
         return self._computer(c)
 
     async def computer_start(
@@ -129,7 +128,7 @@ class OrgoTools:
 
     async def computer_delete(self, computer_id: str) -> dict[str, Any]:
         """Delete a computer and its disk, permanently."""
-        result = await _call(self.orgo.computers.delete(computer_id))
+        result = await call(self.orgo.computers.delete(computer_id))
         return {"id": computer_id, "deleted": result.success}
 
     async def computer_wait(
@@ -137,16 +136,16 @@ class OrgoTools:
     ) -> dict[str, Any]:
         """Wait until the computer has `status` (default running); fails on timeout or
         when the computer enters `error`."""
-        c = await _call(self.orgo.computers.wait_until(computer_id, status, timeout=timeout))
+        c = await call(self.orgo.computers.wait_until(computer_id, status, timeout=timeout))
         return self._computer(c)
 
     async def _lifecycle(
         self, operation: str, computer_id: str, wanted: str, wait: bool, timeout: float
     ) -> dict[str, Any]:
-        result = await _call(getattr(self.orgo.computers, operation)(computer_id))
+        result = await call(getattr(self.orgo.computers, operation)(computer_id))
         if not wait:
             return {"id": computer_id, **as_dict(result)}
-        c = await _call(self.orgo.computers.wait_until(computer_id, wanted, timeout=timeout))
+        c = await call(self.orgo.computers.wait_until(computer_id, wanted, timeout=timeout))
         return self._computer(c)
 
     @staticmethod
@@ -158,7 +157,7 @@ class OrgoTools:
 
     async def screenshot(self, computer_id: str) -> list[Any]:
         """Capture the screen: the image, and its size as text."""
-        shot = await _call(self.orgo.computers.screenshot(computer_id))
+        shot = await call(self.orgo.computers.screenshot(computer_id))
         fmt = shot.mime_type.removeprefix("image/") if shot.mime_type.startswith("image/") else None
         size = f"{shot.width}x{shot.height} " if shot.width and shot.height else ""
         return [Image(data=shot.data, format=fmt), f"screenshot {size}({shot.mime_type})"]
@@ -171,11 +170,11 @@ class OrgoTools:
         button: Literal["left", "right", "middle"] = "left",
     ) -> dict[str, Any]:
         """Click at pixel (x, y) with `button`."""
-        return self._action(await _call(self.orgo.computers.click(computer_id, x, y, button)))
+        return self._action(await call(self.orgo.computers.click(computer_id, x, y, button)))
 
     async def double_click(self, computer_id: str, x: int, y: int) -> dict[str, Any]:
         """Double-click at pixel (x, y) with the left button."""
-        return self._action(await _call(self.orgo.computers.double_click(computer_id, x, y)))
+        return self._action(await call(self.orgo.computers.double_click(computer_id, x, y)))
 
     async def drag(
         self,
@@ -188,10 +187,10 @@ class OrgoTools:
         duration: float = 0.5,
     ) -> dict[str, Any]:
         """Press at (start_x, start_y), move to (end_x, end_y) over `duration` s, release."""
-        call = self.orgo.computers.drag(
+        request = self.orgo.computers.drag(
             computer_id, start_x, start_y, end_x, end_y, button=button, duration=duration
         )
-        return self._action(await _call(call))
+        return self._action(await call(request))
 
     async def scroll(
         self,
@@ -202,20 +201,20 @@ class OrgoTools:
         y: int | None = None,
     ) -> dict[str, Any]:
         """Turn the mouse wheel `amount` clicks, at (x, y) when given."""
-        call = self.orgo.computers.scroll(computer_id, direction, amount, x=x, y=y)
-        return self._action(await _call(call))
+        request = self.orgo.computers.scroll(computer_id, direction, amount, x=x, y=y)
+        return self._action(await call(request))
 
     async def type_text(self, computer_id: str, text: str) -> dict[str, Any]:
         """Type `text` (unicode allowed) at the keyboard focus."""
-        return self._action(await _call(self.orgo.computers.type(computer_id, text)))
+        return self._action(await call(self.orgo.computers.type(computer_id, text)))
 
     async def key(self, computer_id: str, key: str) -> dict[str, Any]:
         """Press a key or combination: Enter, Tab, Escape, ctrl+c, alt+F4 ..."""
-        return self._action(await _call(self.orgo.computers.key(computer_id, key)))
+        return self._action(await call(self.orgo.computers.key(computer_id, key)))
 
     async def move_mouse(self, computer_id: str, x: int, y: int) -> dict[str, Any]:
         """Move the pointer to pixel (x, y) without clicking."""
-        return self._action(await _call(self.orgo.computers.move_mouse(computer_id, x, y)))
+        return self._action(await call(self.orgo.computers.move_mouse(computer_id, x, y)))
 
     @staticmethod
     def _action(result: Any) -> dict[str, Any]:
@@ -228,55 +227,38 @@ class OrgoTools:
         self, computer_id: str, command: str, timeout: int | None = None
     ) -> dict[str, Any]:
         """Run a bash command; returns its combined output and exit code."""
-        result = await _call(self.orgo.computers.bash(computer_id, command, timeout=timeout))
+        result = await call(self.orgo.computers.bash(computer_id, command, timeout=timeout))
         return {"output": result.output, "exit_code": result.exit_code, "success": result.success}
 
     async def exec(self, computer_id: str, code: str, timeout: int = 10) -> dict[str, Any]:
         """Run Python code (timeout 1-300 s); returns its output and any error."""
         out: dict[str, Any] = as_dict(
-            await _call(self.orgo.computers.exec(computer_id, code, timeout=timeout))
+            await call(self.orgo.computers.exec(computer_id, code, timeout=timeout))
         )
         return out
 
 
 # (tool name, method, annotations), in the order tools are listed.
 TOOLS: tuple[tuple[str, str, ToolAnnotations], ...] = (
-    ("workspaces_list", "workspaces_list", _READ),
-    ("workspace_create", "workspace_create", _CHANGE),
+    ("workspaces_list", "workspaces_list", READ),
+    ("workspace_create", "workspace_create", CHANGE),
     ("workspace_delete", "workspace_delete", _DESTROY),
-    ("computers_list", "computers_list", _READ),
-    ("computer_get", "computer_get", _READ),
-    ("computer_create", "computer_create", _CHANGE),
+    ("computers_list", "computers_list", READ),
+    ("computer_get", "computer_get", READ),
+    ("computer_create", "computer_create", CHANGE),
     ("computer_start", "computer_start", _IDEMPOTENT),
     ("computer_stop", "computer_stop", _IDEMPOTENT),
-    ("computer_restart", "computer_restart", _CHANGE),
+    ("computer_restart", "computer_restart", CHANGE),
     ("computer_delete", "computer_delete", _DESTROY),
-    ("computer_wait", "computer_wait", _READ),
-    ("screenshot", "screenshot", _READ),
-    ("click", "click", _CHANGE),
-    ("double_click", "double_click", _CHANGE),
-    ("drag", "drag", _CHANGE),
-    ("scroll", "scroll", _CHANGE),
-    ("type", "type_text", _CHANGE),
-    ("key", "key", _CHANGE),
+    ("computer_wait", "computer_wait", READ),
+    ("screenshot", "screenshot", READ),
+    ("click", "click", CHANGE),
+    ("double_click", "double_click", CHANGE),
+    ("drag", "drag", CHANGE),
+    ("scroll", "scroll", CHANGE),
+    ("type", "type_text", CHANGE),
+    ("key", "key", CHANGE),
     ("move_mouse", "move_mouse", _IDEMPOTENT),
-    ("bash", "bash", _CHANGE),
-    ("exec", "exec", _CHANGE),
+    ("bash", "bash", CHANGE),
+    ("exec", "exec", CHANGE),
 )
-
-
-def build_server(orgo: AsyncOrgo, *, name: str = "orgo") -> MCPServer:
-    """An MCPServer with every tool of :data:`TOOLS` bound to ``orgo``."""
-    server: MCPServer = MCPServer(
-        name, version=__version__, instructions=_INSTRUCTIONS, log_level="WARNING"
-    )
-    tools = OrgoTools(orgo)
-    for tool_name, method, hints in TOOLS:
-        server.add_tool(
-            getattr(tools, method),
-            name=tool_name,
-            annotations=hints,
-            # The screenshot answers with image content, not a JSON object.
-            structured_output=tool_name != "screenshot",
-        )
-    return server

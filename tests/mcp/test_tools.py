@@ -20,6 +20,7 @@ from mcp import Client
 from mcp.types import CallToolResult, ImageContent, TextContent
 
 from orgo_async.mcp import create_server
+from orgo_async.mcp._agent import AGENT_TOOLS
 from orgo_async.mcp._tools import TOOLS
 from orgo_async.testing import FakeComputer, FakeOrgo, FakeWorkspace, Timings, render_screen
 
@@ -62,7 +63,7 @@ def texts(result: CallToolResult) -> str:
 async def test_every_tool_is_listed_with_a_schema_and_hints() -> None:
     async with mcp_env() as env:
         tools = {t.name: t for t in (await env.client.list_tools()).tools}
-        assert list(tools) == [name for name, _, _ in TOOLS]
+        assert list(tools) == [name for name, _, _ in TOOLS] + [name for name, _ in AGENT_TOOLS]
         click = tools["click"]
         assert click.input_schema["required"] == ["computer_id", "x", "y"]
         assert click.input_schema["properties"]["button"]["enum"] == ["left", "right", "middle"]
@@ -71,9 +72,8 @@ async def test_every_tool_is_listed_with_a_schema_and_hints() -> None:
         assert tools["screenshot"].annotations is not None
         assert tools["screenshot"].annotations.read_only_hint is True
         for tool in tools.values():  # the key is never an argument
-            assert not any(
-                "key" in p and p != "key" for p in tool.input_schema.get("properties", {})
-            )
+            params = set(tool.input_schema.get("properties", {}))
+            assert not params & {"api_key", "apikey", "token", "password", "base_url"}
 
 
 async def test_workspace_tools() -> None:
@@ -213,3 +213,76 @@ async def test_the_api_key_and_passwords_never_appear_in_results() -> None:
         assert env.fake.api_key not in everything
         assert env.c.vnc_password not in everything  # the new one, after the restart
         assert "vnc_password" not in everything
+
+
+CONTROL_L, SHIFT_L = 0xFFE3, 0xFFE1  # X11 keysyms
+
+
+def rfb_input(env: Env) -> list[tuple[str, dict[str, Any]]]:
+    """The RFB input events the emulator's VNC server received, in order; then forgotten."""
+    c = env.fake.computer(env.c.id)
+    events = [(a.name, a.body) for a in c.actions if a.name in ("vnc_pointer", "vnc_key")]
+    c.actions.clear()
+    return events
+
+
+async def test_agent_surface_tools_send_rfb_input() -> None:
+    async with mcp_env() as env:
+        cid = env.c.id
+        assert await env.call("mouse_down", computer_id=cid, x=10, y=20) == {
+            "success": True,
+            "x": 10,
+            "y": 20,
+        }
+        await env.call("mouse_up", computer_id=cid, x=50, y=60)
+        assert rfb_input(env) == [
+            ("vnc_pointer", {"buttons": 1, "x": 10, "y": 20}),
+            ("vnc_pointer", {"buttons": 0, "x": 50, "y": 60}),
+        ]
+        assert await env.call("cursor_position", computer_id=cid) == {"x": 50, "y": 60}
+
+        await env.call("triple_click", computer_id=cid, x=5, y=6)
+        presses = [e for e in rfb_input(env) if e[1]["buttons"] == 1]
+        assert presses == [("vnc_pointer", {"buttons": 1, "x": 5, "y": 6})] * 3
+
+        await env.call("modifier_click", computer_id=cid, x=7, y=8, modifiers="ctrl")
+        events = rfb_input(env)
+        assert events[0] == ("vnc_key", {"down": True, "key": CONTROL_L})
+        assert events[-1] == ("vnc_key", {"down": False, "key": CONTROL_L})
+        assert ("vnc_pointer", {"buttons": 1, "x": 7, "y": 8}) in events
+
+        result = await env.call("hold_key", computer_id=cid, keys="shift", duration=0.1)
+        assert result == {"keys": "shift", "held_seconds": 0.1}
+        assert rfb_input(env) == [
+            ("vnc_key", {"down": True, "key": SHIFT_L}),
+            ("vnc_key", {"down": False, "key": SHIFT_L}),
+        ]
+
+        await env.call("scroll_horizontal", computer_id=cid, direction="left", amount=2, x=9, y=9)
+        wheel = [e for e in rfb_input(env) if e[1]["buttons"] == 32]
+        assert wheel == [("vnc_pointer", {"buttons": 32, "x": 9, "y": 9})] * 2
+
+
+async def test_zoom_is_a_png_of_the_region() -> None:
+    async with mcp_env() as env:
+        result = await env.client.call_tool(
+            "zoom", {"computer_id": env.c.id, "x0": 0, "y0": 0, "x1": 100, "y1": 50}
+        )
+        assert not result.is_error, result.content
+        image, caption = result.content
+        assert isinstance(image, ImageContent) and isinstance(caption, TextContent)
+        png = base64.b64decode(image.data)
+        assert png.startswith(b"\x89PNG\r\n\x1a\n")
+        assert (int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")) == (100, 50)
+        assert caption.text == "zoom 100x50 at 0,0"
+        text = await env.fail("zoom", computer_id=env.c.id, x0=50, y0=0, x1=10, y1=10)
+        assert "ActionError: zoom region (50, 0, 10, 10) must have x0 < x1" in text
+
+
+async def test_agent_tools_report_typed_errors() -> None:
+    async with mcp_env() as env:
+        text = await env.fail("cursor_position", computer_id=env.c.id)
+        assert "ActionError: the pointer position is not known yet" in text
+        stopped = env.fake.add_computer(env.ws.id, "off", status="stopped")
+        text = await env.fail("mouse_down", computer_id=stopped.id, x=1, y=1)
+        assert "ComputerNotRunningError" in text or "WebSocketError" in text
