@@ -73,6 +73,7 @@ if TYPE_CHECKING:
         WorkspaceStatus,
     )
     from ._resources.fleet import FleetResult, FleetRun, StatusChange, Watch
+    from ._serialize import as_dict
     from .connection import Connection
 
 _LAZY: dict[str, str] = {
@@ -83,6 +84,7 @@ _LAZY: dict[str, str] = {
     "FleetRun": "._resources.fleet",
     "StatusChange": "._resources.fleet",
     "Watch": "._resources.fleet",
+    "as_dict": "._serialize",
     **dict.fromkeys(
         [
             "ActionResult",
@@ -165,4 +167,5 @@ __all__ = [
     "Workspace",
     "WorkspaceStatus",
     "__version__",
+    "as_dict",
 ]

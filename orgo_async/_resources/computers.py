@@ -13,7 +13,7 @@ import binascii
 import builtins
 import re
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, Literal, overload
 
 from .._errors import APIDecodeError, ComputerStateError, WaitTimeoutError
@@ -300,6 +300,7 @@ class Computers:
         interval: float = ...,
         max_interval: float = ...,
         concurrency: int = ...,
+        on_poll: Callable[[Computer], object] | None = ...,
     ) -> Computer: ...
 
     @overload
@@ -312,6 +313,7 @@ class Computers:
         interval: float = ...,
         max_interval: float = ...,
         concurrency: int = ...,
+        on_poll: Callable[[Computer], object] | None = ...,
     ) -> builtins.list[Computer]: ...
 
     async def wait_until(
@@ -323,6 +325,7 @@ class Computers:
         interval: float = 0.25,
         max_interval: float = 5.0,
         concurrency: int = 64,
+        on_poll: Callable[[Computer], object] | None = None,
     ) -> Computer | builtins.list[Computer]:
         """Poll until the computer (or every computer of a list) has ``status``.
 
@@ -331,7 +334,8 @@ class Computers:
         :class:`~orgo_async.ComputerStateError` as soon as a computer enters ``error``
         (unless that is what was asked for). For a list, the first error of any
         computer is raised and the others are not waited for; the result keeps the
-        order of the ids.
+        order of the ids. ``on_poll`` is called with every computer as it is polled (a
+        progress display can count the ones already there).
 
         >>> c = await orgo.computers.wait_until(c.id, "running", timeout=120)  # doctest: +SKIP
         """
@@ -359,6 +363,8 @@ class Computers:
                         found.append(r.unwrap())
             for c in found:
                 last[c.id] = c.status
+                if on_poll is not None:
+                    on_poll(c)
                 if c.status in wanted:
                     done[c.id] = c
                 elif c.status == ComputerStatus.ERROR:

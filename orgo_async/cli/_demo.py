@@ -2,8 +2,8 @@
 
 Starts :class:`~orgo_async.testing.FakeOrgo` in process, then uses only the public API:
 creates a workspace and a fleet of computers, waits until they run (with a progress
-bar), polls the fleet, opens a real terminal and runs a command, records a second of
-audio to a WAV, takes a screenshot, and prints a summary.
+bar), polls the fleet, clicks and types, opens a real terminal and runs a command,
+records a second of audio to a WAV, takes a screenshot, and prints a summary table.
 """
 
 from __future__ import annotations
@@ -14,11 +14,21 @@ import sys
 import time
 import wave
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING
 
-from .. import AsyncOrgo, Computer
+from rich import box
+from rich.table import Table
+
+from ._computers import wait_with_progress
+from ._output import Output
+
+if TYPE_CHECKING:
+    from .. import AsyncOrgo, Computer
+    from ..testing import FakeOrgo
 
 __all__ = ["add_arguments", "run"]
+
+_Report = list[tuple[str, str]]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -32,132 +42,98 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-class _Progress:
-    """A one-line progress bar on a terminal, plain lines otherwise."""
-
-    def __init__(self, total: int, label: str, stream: TextIO = sys.stderr) -> None:
-        self.total = total
-        self.label = label
-        self.stream = stream
-        self.tty = stream.isatty()
-        self._last = -1
-
-    def update(self, done: int) -> None:
-        if done == self._last:
-            return
-        self._last = done
-        width = 30
-        filled = width * done // max(self.total, 1)
-        bar = "#" * filled + "-" * (width - filled)
-        line = f"{self.label} [{bar}] {done}/{self.total}"
-        if self.tty:
-            self.stream.write("\r" + line)
-            if done >= self.total:
-                self.stream.write("\n")
-        elif done in (0, self.total) or done % max(1, self.total // 4) == 0:
-            self.stream.write(line + "\n")
-        self.stream.flush()
+def _step(out: Output, report: _Report, key: str, value: str) -> None:
+    report.append((key, value))
+    out.err.print(f"[green]✓[/] [bold]{key:<10}[/] {value}", highlight=False, soft_wrap=True)
 
 
-async def _wait_for_fleet(orgo: AsyncOrgo, ids: list[str]) -> list[Computer]:
-    bar = _Progress(len(ids), "booting ")
-    bar.update(0)
-    running: set[str] = set()
-    async with orgo.computers.watch(ids, interval=0.1, concurrency=16) as changes:
-        async for change in changes:
-            if change.error is not None:
-                raise change.error
-            if change.status == "running":
-                running.add(change.id)
-            else:
-                running.discard(change.id)
-            bar.update(len(running))
-            if len(running) == len(ids):
-                break
-    return await orgo.computers.wait_until(ids, "running", timeout=30)
+async def _create_fleet(orgo: AsyncOrgo, out: Output, n: int, report: _Report) -> list[Computer]:
+    ws = await orgo.workspaces.create(name="demo")
+    with out.spinner(f"creating {n} computers"):
+        created = await asyncio.gather(
+            *(orgo.computers.create(workspace_id=ws.id, name=f"agent-{i + 1}") for i in range(n))
+        )
+    _step(out, report, "fleet", f"{n} computers created in workspace {ws.name!r}")
+    ids = [c.id for c in created]
+    computers = await wait_with_progress(orgo, out, ids, "running", timeout=30)
+    _step(out, report, "running", f"{sum(c.is_running for c in computers)}/{n}")
+    return computers
 
 
-async def _demo(args: argparse.Namespace) -> int:
+async def _poll_fleet(orgo: AsyncOrgo, out: Output, ids: list[str], report: _Report) -> None:
+    t0 = time.perf_counter()
+    polled = 0
+    async with orgo.computers.get_many(ids * 10, concurrency=32) as results:
+        async for r in results:
+            r.unwrap()
+            polled += 1
+    _step(out, report, "polled", f"{polled} GETs in {(time.perf_counter() - t0) * 1000:.0f} ms")
+
+
+async def _use_desktop(
+    orgo: AsyncOrgo, out: Output, agent: Computer, args: argparse.Namespace, report: _Report
+) -> None:
+    await orgo.computers.click(agent.id, 640, 360)
+    await orgo.computers.type(agent.id, "hello from orgo-async")
+    await orgo.computers.key(agent.id, "Enter")
+
+    conn = orgo.connection(agent)
+    async with conn.terminal(cols=100, rows=30) as term:
+        result = await term.run(args.command, timeout=15)
+    lines = result.output.strip().splitlines()
+    first = lines[0] if lines else ""
+    _step(out, report, "terminal", f"$ {args.command} -> exit {result.exit_code}: {first}")
+
+    wav_path = Path(args.out) / "audio.wav"
+    async with conn.audio(sample_rate=24000, channels=1) as audio:
+        await audio.record(str(wav_path), seconds=1.0)
+    with wave.open(str(wav_path), "rb") as w:
+        rate, channels = w.getframerate(), w.getnchannels()
+        seconds = w.getnframes() / rate
+    _step(out, report, "audio", f"{wav_path} ({rate} Hz, {channels} ch, {seconds:.2f} s)")
+
+    shot = await orgo.computers.screenshot(agent.id)
+    png_path = Path(args.out) / "screenshot.png"
+    shot.save(str(png_path))
+    _step(out, report, "screenshot", f"{png_path} ({shot.mime_type}, {shot.size} bytes)")
+
+
+async def _demo(args: argparse.Namespace, out: Output) -> int:
     from ..testing import FakeOrgo
 
-    out = Path(args.out)
     started = time.perf_counter()
-    summary: list[tuple[str, str]] = []
-
+    report: _Report = []
     async with FakeOrgo() as fake, fake.client() as orgo:
-        print(f"emulator   {fake.base_url}")
-        ws = await orgo.workspaces.create(name="demo")
-        created = await asyncio.gather(
-            *(
-                orgo.computers.create(workspace_id=ws.id, name=f"agent-{i + 1}")
-                for i in range(args.computers)
-            )
-        )
-        ids = [c.id for c in created]
-        summary.append(("fleet", f"{len(ids)} computers created in workspace {ws.name!r}"))
-
-        computers = await _wait_for_fleet(orgo, ids)
-        summary.append(("running", f"{sum(c.is_running for c in computers)}/{len(ids)}"))
-
-        t0 = time.perf_counter()
-        polled = 0
-        async with orgo.computers.get_many(ids * 10, concurrency=32) as results:
-            async for r in results:
-                r.unwrap()
-                polled += 1
-        elapsed = time.perf_counter() - t0
-        summary.append(("polled", f"{polled} GETs in {elapsed * 1000:.0f} ms"))
-
-        agent = computers[0]
-        await orgo.computers.click(agent.id, 640, 360)
-        await orgo.computers.type(agent.id, "hello from orgo-async")
-        await orgo.computers.key(agent.id, "Enter")
-
-        conn = orgo.connection(agent)
-        async with conn.terminal(cols=100, rows=30) as term:
-            result = await term.run(args.command, timeout=15)
-        first_line = result.output.strip().splitlines()[0] if result.output.strip() else ""
-        summary.append(("terminal", f"$ {args.command} -> exit {result.exit_code}: {first_line}"))
-
-        wav_path = out / "audio.wav"
-        async with conn.audio(sample_rate=24000, channels=1) as audio:
-            await audio.record(str(wav_path), seconds=1.0)
-        with wave.open(str(wav_path), "rb") as w:
-            seconds = w.getnframes() / w.getframerate()
-            summary.append(
-                (
-                    "audio",
-                    f"{wav_path} ({w.getframerate()} Hz, {w.getnchannels()} ch, {seconds:.2f} s)",
-                )
-            )
-
-        shot = await orgo.computers.screenshot(agent.id)
-        png_path = out / "screenshot.png"
-        shot.save(str(png_path))
-        summary.append(("screenshot", f"{png_path} ({shot.mime_type}, {shot.size} bytes)"))
-
-        actions = fake.computer(agent.id).actions
-        summary.append(("actions", ", ".join(a.name for a in actions)))
-
-        for c in computers:
-            await orgo.computers.delete(c.id)
-        await orgo.workspaces.delete(ws.id)
-
-    summary.append(("total", f"{time.perf_counter() - started:.2f} s"))
-    width = max(len(k) for k, _ in summary)
-    print()
-    for key, value in summary:
-        print(f"{key:<{width}}  {value}")
+        out.note(f"emulator   {fake.base_url}")
+        computers = await _create_fleet(orgo, out, args.computers, report)
+        await _poll_fleet(orgo, out, [c.id for c in computers], report)
+        await _use_desktop(orgo, out, computers[0], args, report)
+        _step(out, report, "actions", _actions(fake, computers[0]))
+        with out.spinner("cleaning up"):
+            await asyncio.gather(*(orgo.computers.delete(c.id) for c in computers))
+            await orgo.workspaces.delete(computers[0].workspace_id or "")
+    report.append(("total", f"{time.perf_counter() - started:.2f} s"))
+    out.console.print(_summary(report))
     return 0
+
+
+def _actions(fake: FakeOrgo, agent: Computer) -> str:
+    return ", ".join(a.name for a in fake.computer(agent.id).actions)
+
+
+def _summary(report: _Report) -> Table:
+    table = Table(title="orgo-async demo", box=box.ROUNDED, show_header=False, title_justify="left")
+    table.add_column(style="bold cyan", no_wrap=True)
+    table.add_column(overflow="fold")
+    for key, value in report:
+        table.add_row(key, value)
+    return table
 
 
 def run(args: argparse.Namespace) -> int:
     """Run the demo; returns the process exit code."""
     Path(args.out).mkdir(parents=True, exist_ok=True)
-    try:
-        return asyncio.run(_demo(args))
-    except KeyboardInterrupt:
-        return 130
+    return asyncio.run(_demo(args, Output()))
 
 
 if __name__ == "__main__":  # pragma: no cover

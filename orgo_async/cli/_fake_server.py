@@ -20,7 +20,10 @@ import contextlib
 import logging
 import signal
 import sys
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
+
+if TYPE_CHECKING:
+    from ..testing import FakeOrgo
 
 __all__ = ["add_arguments", "run", "serve"]
 
@@ -60,15 +63,11 @@ def _parse_target(value: str | None) -> tuple[str, int] | None:
     return host.strip("[]"), int(port)
 
 
-async def serve(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
-    """Start the emulator, print how to reach it, serve until a stop signal."""
+def _emulator(args: argparse.Namespace) -> FakeOrgo:
     from ..testing import FakeOrgo, Timings
 
-    if not 0 <= args.port <= 65535:
-        print(f"error: bad port {args.port}", file=sys.stderr)
-        return 2
     delay = max(0.0, args.boot_delay)
-    fake = FakeOrgo(
+    return FakeOrgo(
         host=args.host,
         port=args.port,
         api_key=args.api_key,
@@ -79,6 +78,9 @@ async def serve(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
         else Timings.instant(),
         max_recorded=10_000,  # a long-running server must not grow without bound
     )
+
+
+def _warn(args: argparse.Namespace) -> None:
     if args.allow_exec:
         from ..testing._server import EXEC_WARNING
 
@@ -93,6 +95,15 @@ async def serve(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
             file=sys.stderr,
             flush=True,
         )
+
+
+async def serve(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
+    """Start the emulator, print how to reach it, serve until a stop signal."""
+    if not 0 <= args.port <= 65535:
+        print(f"error: bad port {args.port}", file=sys.stderr)
+        return 2
+    fake = _emulator(args)
+    _warn(args)
     try:
         await fake.start()
     except OSError as exc:

@@ -17,10 +17,16 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
         timeout=50,
     )
     assert proc.returncode == 0, proc.stderr
-    summary = proc.stdout
-    assert "running     4/4" in summary
-    assert "exit 0" in summary and "Linux" in summary  # a real `uname -a` in a real PTY
-    assert "actions     click, type, key, screenshot" in summary
+    rows = {
+        cells[0]: cells[1]
+        for line in proc.stdout.splitlines()
+        if len(cells := [c.strip() for c in line.strip("│ ").split("│")]) == 2
+    }
+    assert rows["running"] == "4/4"
+    assert rows["fleet"] == "4 computers created in workspace 'demo'"
+    assert rows["terminal"].startswith("$ uname -a -> exit 0: Linux")  # a real PTY
+    assert rows["actions"] == "click, type, key, screenshot"
+    assert "✓ screenshot" in proc.stderr  # each step reported as it finishes
     with wave.open(str(out / "audio.wav"), "rb") as w:
         assert (w.getframerate(), w.getnchannels(), w.getsampwidth()) == (24000, 1, 2)
         assert w.getnframes() == 24000
