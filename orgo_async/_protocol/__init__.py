@@ -14,21 +14,38 @@ from typing import TYPE_CHECKING, Any
 from .limits import DEFAULT_MAX_SIZE
 
 if TYPE_CHECKING:
-    from . import audio, close_codes, events, terminal, urls
+    from . import agent, audio, chat, close_codes, events, sse, templates, terminal, urls
     from .codec import MessageDecoder, Unknown
 
 __all__ = [
     "DEFAULT_MAX_SIZE",
     "MessageDecoder",
     "Unknown",
+    "agent",
     "audio",
+    "chat",
     "close_codes",
     "events",
+    "sse",
+    "templates",
     "terminal",
     "urls",
 ]
 
-_SUBMODULES = frozenset({"audio", "close_codes", "events", "terminal", "urls", "codec"})
+_SUBMODULES = frozenset(
+    {
+        "agent",
+        "audio",
+        "chat",
+        "close_codes",
+        "codec",
+        "events",
+        "sse",
+        "templates",
+        "terminal",
+        "urls",
+    }
+)
 
 
 def __getattr__(name: str) -> Any:
