@@ -126,8 +126,10 @@ class RecordedRequest:
     json: Any = field(default=None)
 
     def __repr__(self) -> str:
-        # Headers carry the API key: keep them out of reprs (and so out of test logs).
-        return f"RecordedRequest({self.method} {self.path} query={self.query} json={self.json!r})"
+        # Headers carry the API key and ?token= a WebSocket token or the API key (the
+        # hosted agent): keep them out of reprs (and so out of test logs).
+        query = {k: "***" if k == "token" else v for k, v in self.query.items()}
+        return f"RecordedRequest({self.method} {self.path} query={query} json={self.json!r})"
 
 
 class FakeOrgo:

@@ -230,15 +230,18 @@ class TemplateRegistry:
         return record
 
     def latest_legacy(self, org_id: str, project_id: str, name: str) -> LegacyBuildRecord | None:
+        """The latest completed build called ``name`` of the org: one of ``project_id``
+        if there is one, else any of the org's (the official SDK builds templates in a
+        workspace called ``templates`` and looks them up from the computer's own
+        project, so a lookup bound to one project would never find them)."""
         done = [
             b
             for b in self.legacy.values()
-            if b.status == "completed"
-            and b.name == name
-            and b.project_id == project_id
-            and b.org_id == org_id
+            if b.status == "completed" and b.name == name and b.org_id == org_id
         ]
-        return max(done, key=lambda b: b.updated) if done else None
+        same = [b for b in done if b.project_id == project_id]
+        pool = same or done
+        return max(pool, key=lambda b: b.updated) if pool else None
 
     def touch(self, record: LegacyBuildRecord) -> None:
         self._legacy_counter += 1
