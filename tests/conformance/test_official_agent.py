@@ -64,6 +64,7 @@ async def test_official_template_and_prompt_run_unchanged(official_python: str) 
     async with FakeOrgo(timings=Timings.instant()) as fake, fake.client() as orgo:
         templates_ws = await orgo.workspaces.create(name="templates")
         build = await orgo.templates.legacy.create(templates_ws.id, "data-science")
+        assert build.id is not None
         await orgo.templates.legacy.update(build.id, "completed", logs="pushed")
         assert build.image_ref is not None and build.image_ref.startswith("registry.fly.io/")
         fake.agent.credits_cents = 5  # exactly the first run's five steps
@@ -115,4 +116,3 @@ async def test_official_template_and_prompt_run_unchanged(official_python: str) 
         assert len(sockets) == 2
         assert all(r.query["token"] == fake.api_key for r in sockets)
         assert fake.api_key not in repr(sockets[0])
-        assert fake.agent.open_sockets == 0
