@@ -26,6 +26,7 @@ from orgo_async import (
     AsyncOrgo,
     BuildState,
     ChatCompletion,
+    ConflictError,
     CreditsExhaustedError,
     NotFoundError,
     ResultEvent,
@@ -371,6 +372,13 @@ async def test_runs_and_legacy_builds(server: RecordingServer, client: AsyncOrgo
     assert "a06db12a8683df96" not in repr(run) and "a06db12a8683df96" not in str(run)
     server.respond("DELETE", "/api/templates/run", json={})
     assert (await client.templates.stop_run("a3881618")).success
+    # A server echoing the preview's password in an error: redacted (the registry knows it).
+    server.respond(
+        "DELETE", "/api/templates/run", status=409, json={"error": "a06db12a8683df96 is busy"}
+    )
+    with pytest.raises(ConflictError) as echoed:
+        await client.templates.stop_run("a3881618")
+    assert "a06db12a8683df96" not in str(echoed.value) and "*** is busy" in str(echoed.value)
     assert (server.last().method, server.last().query) == ("DELETE", {"id": "a3881618"})
 
     build = {

@@ -487,7 +487,7 @@ async def test_threads(fake: FakeOrgo, orgo: AsyncOrgo) -> None:
 async def test_agent_prompt(
     fake: FakeOrgo, orgo: AsyncOrgo, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.DEBUG, logger="orgo_async")
+    caplog.set_level(logging.DEBUG)  # every logger: ours, aiohttp's, the emulator's
     _, c = await _computer(orgo)
     async with orgo.agent.prompt(c.id, 'click 640, 360 then type "hello"') as run:
         events = [e async for e in run]
