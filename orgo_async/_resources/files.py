@@ -30,13 +30,16 @@ from .._errors import APIDecodeError
 from .._http import HTTPPipeline, Route, check_id
 from .._models import Success
 from .._models_files import DownloadURL, FileExport, FileList, FileUpload, StoredFile
-from .._streaming import CHUNK_SIZE, StreamBody, stream
+from .._streaming import StreamBody, stream
 
 __all__ = ["MAX_UPLOAD_BYTES", "Files"]
 
 #: The documented upload limit, "10 MB", read as 10 MiB: the server has the last word, so
 #: the client only refuses what can never pass.
 MAX_UPLOAD_BYTES: Final = 10 * 1024 * 1024
+
+# Bigger than the socket's chunks: each read is a hop to the executor thread.
+_FILE_CHUNK: Final = 256 * 1024
 
 _UPLOAD = Route("POST", "/files/upload", idempotent=False)
 _EXPORT = Route("POST", "/files/export", idempotent=False)
@@ -207,7 +210,7 @@ def _file_chunks(path: Path, size: int) -> Callable[[], AsyncIterator[bytes]]:
         f: IO[bytes] = await asyncio.to_thread(path.open, "rb")
         try:
             sent = 0
-            while chunk := await loop.run_in_executor(None, f.read, CHUNK_SIZE):
+            while chunk := await loop.run_in_executor(None, f.read, _FILE_CHUNK):
                 sent += len(chunk)
                 if sent > size:
                     break
