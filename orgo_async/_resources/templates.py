@@ -114,7 +114,7 @@ class Templates:
                 _VALIDATE, json=body, response_type=TemplateValidation
             )
         except APIStatusError as e:
-            raise _refined(e) from None
+            raise refine_status_error(e) from None
         if not result.ok:
             raise TemplateValidationError.from_errors(
                 result.errors or [], status_code=200, method="POST", url=_VALIDATE.path
@@ -137,7 +137,7 @@ class Templates:
                 _PUBLISH, json=body, params=params or None, response_type=PublishResult
             )
         except APIStatusError as e:
-            raise _refined(e) from None
+            raise refine_status_error(e) from None
 
     # -- the registry -------------------------------------------------------------------
 
@@ -178,9 +178,7 @@ class Templates:
     async def build(self, ref: str | TemplateRef) -> BuildStart:
         """Start building the golden snapshot (202). ``status`` is ``ready`` with
         ``reused=True`` when the same digest was built before."""
-        return await self._pipeline.call(
-            _BUILD, *_ids(ref), response_type=BuildStart, ok_statuses=frozenset({202})
-        )
+        return await self._pipeline.call(_BUILD, *_ids(ref), response_type=BuildStart)
 
     async def build_status(self, ref: str | TemplateRef) -> BuildStatus:
         """``not_built``, ``building``, ``ready`` or ``failed``."""
@@ -296,10 +294,6 @@ class Templates:
 def _ids(ref: str | TemplateRef) -> tuple[str, str, str]:
     parsed = parse_ref(ref)
     return parsed.namespace, parsed.name, parsed.version
-
-
-def _refined(e: APIStatusError) -> APIStatusError:
-    return refine_status_error(e)
 
 
 async def _load_document(document: Document) -> dict[str, Any]:

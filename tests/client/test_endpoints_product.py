@@ -682,3 +682,75 @@ async def test_agent_prompt_frames(agent_server: tuple[str, list[Any]]) -> None:
     assert type(events[2]).__name__ == "Unknown"
     assert isinstance(events[3], TextEvent) and isinstance(events[4], ResultEvent)
     assert run.result is not None and run.result.success and run.result.iterations == 1
+
+
+# -- bad input and unexpected answers ------------------------------------------------------
+
+
+async def test_bad_input_never_reaches_the_server(
+    server: RecordingServer, client: AsyncOrgo
+) -> None:
+    cases: list[Any] = [
+        lambda: client.files.delete("../etc"),
+        lambda: client.files.download("a/b"),
+        lambda: client.files.export(CID, ""),
+        lambda: client.files.list(WSID, "x?y"),
+        lambda: client.templates.get("a/b/c@1.0.0"),
+        lambda: client.templates.build("default/t@latest"),
+        lambda: client.templates.versions("no-namespace"),
+        lambda: client.templates.run("default/t"),
+        lambda: client.templates.legacy.update("b1", "done"),
+        lambda: client.chat.create(CID, []),
+        lambda: client.chat.create(CID, [{"role": "assistant", "content": "x"}]),
+        lambda: client.chat.create(CID, [{"role": "system", "content": "x"}]),
+        lambda: client.chat.create(CID, "hi", max_steps=0),
+        lambda: client.chat.create("bad id", "hi"),
+        lambda: client.chat.threads.get("thr/1"),
+        lambda: client.chat.threads.update("thr_1"),
+        lambda: client.chat.threads.update("thr_1", archive=True, unarchive=True),
+        lambda: client.agent.run(CID, " "),
+        lambda: client.agent.run("../x", "hi"),
+        lambda: client.agent.run(CID, "hi", max_iterations=0),
+        lambda: client.workspaces.get_by_name(""),
+        lambda: client.computers.create(workspace_id=WSID, name="a", template_ref="x@1"),
+    ]
+    for make in cases:
+        with pytest.raises((ValueError, TypeError)):
+            await make()
+    assert server.requests == []
+    with pytest.raises(ValueError, match="agent_url"):
+        AsyncOrgo(api_key=API_KEY, base_url=server.base_url, agent_url="https://agent.orgo.ai")
+
+
+async def test_unknown_values_missing_fields_and_malformed_answers(
+    server: RecordingServer, client: AsyncOrgo
+) -> None:
+    from orgo_async import APIDecodeError
+
+    base = "/api/templates/default/my-template/1.0.0/build"
+    server.respond("GET", base, json={"status": "queued", "position": 3})
+    status = await client.templates.build_status(REF)
+    assert status.status == "queued" and not status.done and status.ref is None
+    server.respond("GET", "/api/files", json={"files": [{"id": FID, "source": "generated"}]})
+    [only] = await client.files.list(WSID)
+    assert only.source == "generated" and only.filename is None
+    server.respond(
+        "GET", "/api/chat/threads", json={"threads": [{"remoteId": "t", "status": "pinned"}]}
+    )
+    assert (await client.chat.threads.list(CID))[0].status == "pinned"
+
+    server.respond("GET", "/api/files", body=b"<html>gateway</html>")
+    with pytest.raises(APIDecodeError):
+        await client.files.list(WSID)
+    server.respond("GET", "/api/files/download", json={"link": "x"})
+    with pytest.raises(APIDecodeError, match="url"):
+        await client.files.download(FID)
+    server.respond("POST", "/api/files/upload", json={"file": {"name": "no id"}})
+    with pytest.raises(APIDecodeError, match="FileUpload"):
+        await client.files.upload(WSID, b"x", filename="a")
+    server.respond("POST", "/api/v1/chat/completions", body=b'{"id": "x", "choices": "none"}')
+    with pytest.raises(APIDecodeError):
+        await client.chat.create(CID, "hi")
+    server.respond("POST", "/api/chat/threads/thr_1/title", body=b'3:"model overloaded"\n')
+    with pytest.raises(APIDecodeError, match="model overloaded"):
+        await client.chat.threads.title("thr_1", [{"role": "user", "content": "x"}])
