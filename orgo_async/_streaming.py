@@ -274,7 +274,7 @@ async def _send(
             )
         except BaseException as e:
             if body is not None:
-                await payload.aclose()
+                await _close_body(payload)
             if body is not None and body.error is not None:
                 raise body.error from None  # the source's own failure (e.g. too large)
             error = _connection_error(e, pipeline, method, log_path)
@@ -306,7 +306,9 @@ async def _send(
         except aiohttp.ClientError:
             raw = b""
         finally:
-            resp.close()
+            resp.close()  # also stops a body the server answered before reading
+            if body is not None:
+                await _close_body(payload)
         retry_after = parse_retry_after(resp.headers.get("Retry-After"))
         delay = pipeline.note_rate_limited(attempt, retry_after) if status == 429 else 0.0
         body_fresh = body is None or not body.started
@@ -319,6 +321,13 @@ async def _send(
                 )
             continue
         raise pipeline.status_error(status, raw, resp.headers, method, log_path)
+
+
+async def _close_body(payload: Any) -> None:
+    """Close an upload's chunk generator now (its file), unless aiohttp is inside it."""
+    # RuntimeError "already running": the cancelled writer task finalizes it instead.
+    with contextlib.suppress(RuntimeError):
+        await payload.aclose()
 
 
 def _connection_error(
