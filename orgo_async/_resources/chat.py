@@ -4,7 +4,10 @@
   OpenAI-compatible endpoint that runs the agent on a computer. With the default base URL
   that is ``https://www.orgo.ai/api/v1/chat/completions`` (v-C docs; an older page used
   ``https://api.orgo.ai/api/v1``, reachable with ``base_url="https://api.orgo.ai/api"``).
-  Never retried once sent: it runs an agent that acts on the computer.
+  Never resent once it may have reached the agent (it acts on the computer): a timeout
+  or a dropped connection is raised, and only a request that provably went nowhere (the
+  connection could not be opened, or a 429/503 saying it was not processed) is retried,
+  streamed or not.
 * :attr:`Chat.threads`: the chat threads (``{base_url}/chat/threads``).
 
 Errors come in a nested shape (``{"error": {"type", "message", "code"}}``) and map to the

@@ -382,3 +382,30 @@ async def test_chat_stream_without_done_or_with_an_error_frame(server: Recording
                 pass
         assert e.value.balance_cents == 3 and e.value.status_code == 402
         assert len(server.requests) == 2  # a completion is never sent twice
+
+
+async def test_a_completion_is_never_resent_once_it_may_have_reached_the_agent(
+    server: RecordingServer, no_sleep: list[float]
+) -> None:
+    path = "/api/v1/chat/completions"
+    async with AsyncOrgo(api_key=API_KEY, base_url=server.base_url, max_retries=3) as orgo:
+        server.respond("POST", path, drop=True, times=2)
+        with pytest.raises(APIConnectionError):
+            await orgo.chat.create("c1", "hi")
+        assert len(server.requests) == 1
+        with pytest.raises(APIConnectionError):
+            async for _ in orgo.chat.stream("c1", "hi"):
+                pass
+        assert len(server.requests) == 2 and no_sleep == []
+        # 503 says the request was not processed (the desktop was unreachable): resent.
+        server.respond("POST", path, status=503, json={"error": "Could not reach the desktop"})
+        server.respond(
+            "POST",
+            path,
+            json={
+                "id": "chatcmpl-1",
+                "choices": [{"message": {"role": "assistant", "content": "ok"}}],
+            },
+        )
+        assert (await orgo.chat.create("c1", "hi")).content == "ok"
+        assert len(server.requests) == 4 and len(no_sleep) == 1

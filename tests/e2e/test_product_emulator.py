@@ -383,6 +383,25 @@ async def test_completion_stream(fake: FakeOrgo, orgo: AsyncOrgo) -> None:
     assert fake.computer(c.id).action_names() == ["screenshot", "bash", "screenshot"]
 
 
+async def test_a_completion_stream_can_be_cancelled(fake: FakeOrgo, orgo: AsyncOrgo) -> None:
+    _, c = await _computer(orgo)
+    fake.agent.step_delay = 0.3  # the agent is still acting when the caller gives up
+    task = asyncio.create_task(orgo.chat.create(c.id, "click 1, 1 and click 2, 2"))
+    streamed = asyncio.create_task(_drain(orgo.chat.stream(c.id, "click 3, 3")))
+    await _eventually(lambda: len(fake.computer(c.id).actions) >= 1)
+    for t in (task, streamed):
+        t.cancel()
+    for t in (task, streamed):
+        with pytest.raises(asyncio.CancelledError):
+            await t
+    fake.agent.step_delay = 0
+    assert (await orgo.chat.create(c.id, "press Tab")).content == "Done: pressed Tab."
+
+
+async def _drain(chunks: Any) -> list[Any]:
+    return [c async for c in chunks]
+
+
 async def test_credits_run_out_and_byok(
     fake: FakeOrgo, orgo: AsyncOrgo, caplog: pytest.LogCaptureFixture
 ) -> None:
