@@ -277,7 +277,9 @@ async def _send(
                 await _close_body(payload)
             if body is not None and body.error is not None:
                 raise body.error from None  # the source's own failure (e.g. too large)
-            error = _connection_error(e, pipeline, method, log_path)
+            error = _connection_error(
+                e, f"{target.scheme}://{target.raw_authority}", method, log_path
+            )
             if error is None:
                 raise
             # Resend only what provably never went out, or is safe to send twice.
@@ -331,10 +333,10 @@ async def _close_body(payload: Any) -> None:
 
 
 def _connection_error(
-    e: BaseException, pipeline: HTTPPipeline, method: str, path: str
+    e: BaseException, origin: str, method: str, path: str
 ) -> APIConnectionError | None:
-    """The pipeline's error for a failed send, or ``None`` for what is not a send failure."""
-    origin = pipeline.origin
+    """The pipeline's error for a failed send, or ``None`` for what is not a send failure.
+    ``origin`` is the host that was asked (the API's, or a storage host's)."""
     if isinstance(e, aiohttp.ClientSSLError):
         return APIConnectionError(f"TLS error connecting to {origin}: {e}", method=method, url=path)
     if isinstance(e, aiohttp.ConnectionTimeoutError):
