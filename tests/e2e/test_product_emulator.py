@@ -125,6 +125,12 @@ async def test_file_errors(fake: FakeOrgo, orgo: AsyncOrgo) -> None:
         await orgo.files.upload("5f8b6a2c-0000-4000-8000-000000000000", b"x", filename="a")
     with pytest.raises(NotFoundError):
         await orgo.files.delete("5f8b6a2c-0000-4000-8000-000000000000")
+    # A pre-signed URL that expired: the storage host's 403, typed.
+    fake.files.url_ttl = -1
+    kept = await orgo.files.upload(ws.id, b"old", filename="old.txt")
+    with pytest.raises(PermissionDeniedError, match="expired"):
+        await orgo.files.download(kept.id)
+    fake.files.url_ttl = 3600
     # Another account sees none of it.
     f = await orgo.files.upload(ws.id, b"mine", filename="a.txt")
     async with AsyncOrgo(
