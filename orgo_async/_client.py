@@ -28,6 +28,10 @@ from ._resources.workspaces import Workspaces
 from ._secrets import REDACTED, Secret
 
 if TYPE_CHECKING:
+    from ._resources.agent import Agent
+    from ._resources.chat import Chat
+    from ._resources.files import Files
+    from ._resources.templates import Templates
     from .connection import Connection
 
 __all__ = ["AsyncOrgo"]
@@ -59,6 +63,8 @@ class AsyncOrgo:
             closed by the client.
         ssl: an ``ssl.SSLContext`` (or ``False`` to disable verification, for tests only).
         default_headers: headers sent with every request.
+        agent_url: the hosted agent's WebSocket (``orgo.agent``); falls back to
+            ``ORGO_AGENT_URL``, then ``wss://agent.orgo.ai/ws/prompt``.
 
     The session is created lazily inside the running event loop, so the client can be
     built at import time or in a FastAPI lifespan. It is safe to share one client across
@@ -80,8 +86,12 @@ class AsyncOrgo:
         session: aiohttp.ClientSession | None = None,
         ssl: _ssl.SSLContext | bool | None = None,
         default_headers: Mapping[str, str] | None = None,
+        agent_url: str | None = None,
         _pipeline: HTTPPipeline | None = None,
     ) -> None:
+        self._agent_url = agent_url or os.environ.get("ORGO_AGENT_URL") or None
+        if self._agent_url is not None and not self._agent_url.startswith(("ws://", "wss://")):
+            raise ValueError(f"agent_url must start with ws:// or wss://, not {self._agent_url!r}")
         if _pipeline is not None:  # a with_options() view sharing the parent's transport
             self._pipeline = _pipeline
             self._is_view = True
@@ -132,6 +142,34 @@ class AsyncOrgo:
         """Computers: lifecycle, actions, screenshots, streaming, fleets."""
         return Computers(self._pipeline)
 
+    @cached_property
+    def files(self) -> Files:
+        """Files: upload, export, list, download, delete."""
+        from ._resources.files import Files
+
+        return Files(self._pipeline)
+
+    @cached_property
+    def templates(self) -> Templates:
+        """Templates: validate, publish, the registry, builds, previews, legacy builds."""
+        from ._resources.templates import Templates
+
+        return Templates(self._pipeline)
+
+    @cached_property
+    def chat(self) -> Chat:
+        """The hosted agent over HTTP: ``/v1/chat/completions`` and chat threads."""
+        from ._resources.chat import Chat
+
+        return Chat(self._pipeline)
+
+    @cached_property
+    def agent(self) -> Agent:
+        """The hosted agent over its WebSocket (the official SDK's ``prompt()``)."""
+        from ._resources.agent import DEFAULT_AGENT_URL, Agent
+
+        return Agent(self._pipeline, self._agent_url or DEFAULT_AGENT_URL)
+
     # -- configuration --------------------------------------------------------------------
 
     @property
@@ -162,7 +200,7 @@ class AsyncOrgo:
         options = copy_options(
             self._pipeline.options, timeout=timeout, max_retries=max_retries, headers=headers
         )
-        return AsyncOrgo(_pipeline=self._pipeline.with_options(options))
+        return AsyncOrgo(_pipeline=self._pipeline.with_options(options), agent_url=self._agent_url)
 
     # -- connections (WebSockets, Desktop API proxy) --------------------------------------
 

@@ -10,7 +10,9 @@
     │   │   ├── PermissionDeniedError     403 (scope-mismatch fields exposed)
     │   │   ├── NotFoundError             404
     │   │   ├── ConflictError             409
+    │   │   ├── CreditsExhaustedError     402 (balance_cents; chat completions)
     │   │   ├── UnprocessableEntityError  422
+    │   │   │   └── TemplateValidationError   every field error of a template (``errors``)
     │   │   ├── RateLimitError            429 (retry_after)
     │   │   └── InternalServerError       5xx
     │   │       └── ServiceUnavailableError 503
@@ -25,8 +27,10 @@
     │   ├── SessionLostError              the terminal's shell is gone and cannot resume
     │   ├── HeartbeatTimeoutError         no pong in time: the connection is dead
     │   ├── ChannelProtocolError          a frame that breaks the channel's protocol
-    │   └── EventSubscriptionError        the server refused an events subscription
+    │   ├── EventSubscriptionError        the server refused an events subscription
+    │   └── AgentError                    the hosted agent socket failed or its run failed
     ├── ComputerStateError            a computer entered ``error`` while being waited on
+    ├── TemplateBuildError            a template build being waited on failed
     └── WaitTimeoutError              wait_until gave up (also a TimeoutError)
 
 Every message is passed through :func:`orgo_async._secrets.redact`, so a server that echoes
@@ -35,6 +39,7 @@ a token back cannot leak it through ``str(exc)``.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from ._secrets import redact
@@ -45,6 +50,7 @@ __all__ = [
     "APIError",
     "APIStatusError",
     "APITimeoutError",
+    "AgentError",
     "AuthenticationError",
     "BadRequestError",
     "ChannelProtocolError",
@@ -53,7 +59,9 @@ __all__ = [
     "ComputerNotRunningError",
     "ComputerStateError",
     "ConflictError",
+    "CreditsExhaustedError",
     "EventSubscriptionError",
+    "FieldError",
     "HeartbeatTimeoutError",
     "InternalServerError",
     "NotFoundError",
@@ -62,6 +70,8 @@ __all__ = [
     "RateLimitError",
     "ServiceUnavailableError",
     "SessionLostError",
+    "TemplateBuildError",
+    "TemplateValidationError",
     "TokenRejectedError",
     "UnprocessableEntityError",
     "WaitTimeoutError",
@@ -134,6 +144,14 @@ class APIStatusError(APIError):
         """Alias of :attr:`status_code`."""
         return self.status_code
 
+    @property
+    def error_type(self) -> str | None:
+        """``type`` of a nested error object (``/v1/chat/completions`` answers
+        ``{"error": {"type": "invalid_request", "message", "code"}}``), else ``None``."""
+        nested = self.data.get("error")
+        value = nested.get("type") if isinstance(nested, dict) else None
+        return value if isinstance(value, str) else None
+
     def __str__(self) -> str:
         parts = [f"{self.status_code}: {self.message}"]
         if self.code:
@@ -189,6 +207,106 @@ class ConflictError(APIStatusError):
 
 class UnprocessableEntityError(APIStatusError):
     """422: validation failed (e.g. every resize dimension was rejected)."""
+
+
+@dataclass(frozen=True, slots=True)
+class FieldError:
+    """One field error of a template document: ``{field, code, message, hint?}``.
+
+    ``code`` is ``invalid_enum``, ``required``, ``unknown_ref`` (or a newer code, kept as
+    it came).
+    """
+
+    field: str
+    code: str
+    message: str
+    hint: str | None = None
+
+    def __str__(self) -> str:
+        text = f"{self.field}: {self.message} [{self.code}]"
+        return f"{text} (hint: {self.hint})" if self.hint else text
+
+
+class TemplateValidationError(UnprocessableEntityError):
+    """A template document failed validation; :attr:`errors` holds every field error.
+
+    Raised for ``{"ok": false, "errors": [...]}`` from ``templates.validate`` (HTTP 200,
+    so :attr:`status_code` is 200 there) and for a 422 from ``templates.publish``.
+    """
+
+    def __init__(self, message: str, *, errors: list[FieldError], **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.errors = errors
+
+    @classmethod
+    def from_errors(cls, raw: object, **kwargs: Any) -> TemplateValidationError:
+        """Build one from the documented ``errors`` array (malformed items are kept as text)."""
+        errors: list[FieldError] = []
+        for item in raw if isinstance(raw, list) else []:
+            if isinstance(item, dict):
+                hint = item.get("hint")
+                errors.append(
+                    FieldError(
+                        field=str(item.get("field", "")),
+                        code=str(item.get("code", "invalid")),
+                        message=str(item.get("message", "")),
+                        hint=hint if isinstance(hint, str) else None,
+                    )
+                )
+            else:
+                errors.append(FieldError(field="", code="invalid", message=str(item)))
+        shown = "; ".join(str(e) for e in errors[:5]) or "no details"
+        more = f" (+{len(errors) - 5} more)" if len(errors) > 5 else ""
+        message = f"template validation failed with {len(errors)} error(s): {shown}{more}"
+        return cls(message, errors=errors, **kwargs)
+
+
+class CreditsExhaustedError(APIStatusError):
+    """402 ``credits_exhausted``: the account has no Orgo credits left for the hosted agent.
+
+    :attr:`balance_cents` is the balance the server reported. Bring your own Anthropic
+    key (``anthropic_api_key=``) to run without Orgo credits.
+    """
+
+    @property
+    def balance_cents(self) -> int | None:
+        nested = self.data.get("error")
+        for source in (nested if isinstance(nested, dict) else {}, self.data):
+            value = source.get("balance_cents")
+            if isinstance(value, int) and not isinstance(value, bool):
+                return value
+        return None
+
+
+def refine_status_error(exc: APIStatusError) -> APIStatusError:
+    """The more specific error for the shapes of the agent and template endpoints.
+
+    ``credits_exhausted`` (402) becomes :class:`CreditsExhaustedError`; a 422 carrying a
+    template ``errors`` array becomes :class:`TemplateValidationError`. Anything else is
+    returned unchanged.
+    """
+    fields: dict[str, Any] = {
+        "status_code": exc.status_code,
+        "body": exc.body,
+        "request_id": exc.request_id,
+        "code": exc.code,
+        "upstream_status": exc.upstream_status,
+        "data": exc.data,
+        "method": exc.method,
+        "url": exc.url,
+        "headers": exc.headers,
+    }
+    if not isinstance(exc, CreditsExhaustedError) and (
+        exc.status_code == 402 or exc.code == "credits_exhausted"
+    ):
+        return CreditsExhaustedError(exc.message, **fields)
+    if (
+        exc.status_code == 422
+        and not isinstance(exc, TemplateValidationError)
+        and isinstance(exc.data.get("errors"), list)
+    ):
+        return TemplateValidationError.from_errors(exc.data["errors"], **fields)
+    return exc
 
 
 class RateLimitError(APIStatusError):
@@ -293,6 +411,19 @@ class EventSubscriptionError(WebSocketError):
     """The server refused a subscription (e.g. ``Unknown event type: invalid_type``)."""
 
 
+class AgentError(WebSocketError):
+    """The hosted agent (``wss://agent.orgo.ai/ws/prompt``) failed.
+
+    Raised when its socket closes before the ``result`` frame (``result`` is then
+    ``None`` and ``code``/``reason`` say how it closed), or by ``orgo.agent.run`` when
+    the run ended with ``success: false`` (``result`` is that final result).
+    """
+
+    def __init__(self, message: str, *, result: Any = None, **kwargs: Any) -> None:
+        super().__init__(message, channel="agent", **kwargs)
+        self.result = result
+
+
 class WaitTimeoutError(OrgoError, TimeoutError):
     """``wait_until`` gave up before the computer reached the wanted status.
 
@@ -311,3 +442,15 @@ class ComputerStateError(OrgoError):
         super().__init__(message)
         self.computer_id = computer_id
         self.status = status
+
+
+class TemplateBuildError(OrgoError):
+    """A template build being waited on (``templates.wait_built``) ended ``failed``.
+
+    ``ref`` is the template and ``error`` the server's reason, if it gave one.
+    """
+
+    def __init__(self, message: str, *, ref: str, error: str | None = None) -> None:
+        super().__init__(message)
+        self.ref = ref
+        self.error = error

@@ -63,6 +63,7 @@ __all__ = [
     "RequestOptions",
     "Route",
     "check_id",
+    "may_retry_status",
     "parse_retry_after",
 ]
 
@@ -682,6 +683,55 @@ class HTTPPipeline:
             url=path,
             headers=dict(headers),
         )
+
+    # -- hooks for orgo_async/_streaming.py ------------------------------------------------
+    # Streamed requests/responses (uploads, SSE) are sent there, with this pipeline's key,
+    # rate-limit governor, retry rules, backoff and error mapping through these names.
+
+    async def api_key(self) -> str:
+        """The key for the next request (a callable key is asked again)."""
+        return (await self._auth_headers())["Authorization"].removeprefix("Bearer ")
+
+    async def auth_headers(self) -> dict[str, str]:
+        """The ``Authorization`` header for the next attempt."""
+        return await self._auth_headers()
+
+    async def backoff(
+        self,
+        method: str,
+        path: str,
+        attempt: int,
+        retries: int,
+        reason: str,
+        retry_after: float | None,
+    ) -> None:
+        """Log and sleep before retry ``attempt + 1``."""
+        await self._backoff(method, path, attempt, retries, reason, retry_after)
+
+    def note_rate_limited(self, attempt: int, retry_after: float | None) -> float:
+        """A 429 was seen: every request sharing this client waits (the governor).
+        Returns the wait."""
+        transport = self.transport
+        assert transport.loop is not None
+        delay = self._delay(attempt, retry_after, minimum=RATE_LIMIT_MIN_DELAY)
+        transport.blocked_until = max(transport.blocked_until, transport.loop.time() + delay)
+        return delay
+
+    async def governor(self) -> None:
+        """Wait while the client-wide rate-limit governor says so."""
+        transport = self.transport
+        if transport.blocked_until and transport.loop is not None:
+            wait = transport.blocked_until - transport.loop.time()
+            if wait > 0:
+                await _sleep(wait)
+
+    log_retry = _log_retry
+    status_error = _status_error
+
+
+def may_retry_status(status: int, idempotent: bool) -> bool:
+    """Whether a request that got ``status`` may be sent again (the rules of the module doc)."""
+    return status in _TRANSIENT and (idempotent or status in _NOT_PROCESSED)
 
 
 def copy_options(options: RequestOptions, **changes: Any) -> RequestOptions:

@@ -14,21 +14,36 @@ from .._lazy import lazy_exports
 from .limits import DEFAULT_MAX_SIZE
 
 if TYPE_CHECKING:
-    from . import audio, close_codes, events, terminal, urls
+    from . import agent, audio, chat, close_codes, events, sse, templates, terminal, urls
     from .codec import MessageDecoder, Unknown
 
 __all__ = [
     "DEFAULT_MAX_SIZE",
     "MessageDecoder",
     "Unknown",
+    "agent",
     "audio",
+    "chat",
     "close_codes",
     "events",
+    "sse",
+    "templates",
     "terminal",
     "urls",
 ]
 
-_SUBMODULES = ("audio", "close_codes", "codec", "events", "terminal", "urls")
+_SUBMODULES = (
+    "agent",
+    "audio",
+    "chat",
+    "close_codes",
+    "codec",
+    "events",
+    "sse",
+    "templates",
+    "terminal",
+    "urls",
+)
 _LAZY = {
     **{name: f".{name}" for name in _SUBMODULES},
     "MessageDecoder": ".codec",

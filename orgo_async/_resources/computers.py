@@ -36,6 +36,7 @@ from .._models import (
     VncPassword,
     Workspace,
 )
+from .._protocol.templates import TemplateRef, parse_ref
 from .fleet import FleetRun, Watch
 
 __all__ = ["Computers"]
@@ -141,7 +142,7 @@ class Computers:
         disk_size_gb: int | None = None,
         resolution: str | None = None,
         auto_stop_minutes: int | None = None,
-        template_ref: str | None = None,
+        template_ref: str | TemplateRef | None = None,
         gpu: str | None = None,
         image: str | None = None,
     ) -> Computer:
@@ -149,8 +150,9 @@ class Computers:
 
         Omitted sizes are left to the API (4 GB / 1 vCPU, or the template's size, capped
         to the plan). Allowed values: ``ram`` 4/8/16/32/64, ``cpu`` 1/2/4/8/16 (0.5 as the
-        official SDK allows), ``resolution`` like ``1280x720x24``. ``gpu`` and ``image``
-        are only sent when given (older API versions).
+        official SDK allows), ``resolution`` like ``1280x720x24``. ``template_ref``
+        (``namespace/name@version``, validated here) launches from a built template.
+        ``gpu`` and ``image`` are only sent when given (older API versions).
         """
         check_id(workspace_id, "workspace_id")
         if not isinstance(name, str) or not name:
@@ -174,15 +176,7 @@ class Computers:
         if auto_stop_minutes is not None:
             body["auto_stop_minutes"] = _positive_int("auto_stop_minutes", auto_stop_minutes, 0)
         if template_ref is not None:
-            if (
-                not isinstance(template_ref, str)
-                or "/" not in template_ref
-                or "@" not in template_ref
-            ):
-                raise ValueError(
-                    f"template_ref must look like 'namespace/name@version', not {template_ref!r}"
-                )
-            body["template_ref"] = template_ref
+            body["template_ref"] = str(parse_ref(template_ref))  # ValueError if malformed
         if gpu is not None:
             body["gpu"] = gpu
         if image is not None:

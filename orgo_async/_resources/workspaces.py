@@ -1,7 +1,15 @@
-"""``orgo.workspaces``: create, list, get and delete workspaces (``orgo-api.md`` §3)."""
+"""``orgo.workspaces``: create, list, get and delete workspaces (``orgo-api.md`` §3).
+
+Plus the legacy project endpoints that only exist under the deprecated ``/projects``
+alias (§3.5): lookup by name and starting/stopping/restarting every computer at once.
+"""
 
 from __future__ import annotations
 
+import re
+from urllib.parse import quote
+
+from .._errors import APIStatusError, NotFoundError
 from .._http import HTTPPipeline, Route
 from .._models import Success, Workspace, WorkspaceList
 
@@ -11,6 +19,14 @@ _CREATE = Route("POST", "/workspaces", idempotent=False)
 _LIST = Route("GET", "/workspaces", idempotent=True)
 _GET = Route("GET", "/workspaces/{}", idempotent=True)
 _DELETE = Route("DELETE", "/workspaces/{}", idempotent=True)
+# Legacy (v-A) endpoints, served only under /projects.
+_BY_NAME = Route("GET", "/projects/by-name/{}", idempotent=True)
+_POWER_TIMEOUT = 180.0  # like a single computer's start: booting takes a while
+_START_ALL = Route("POST", "/projects/{}/start", idempotent=True, timeout=_POWER_TIMEOUT)
+_STOP_ALL = Route("POST", "/projects/{}/stop", idempotent=True, timeout=_POWER_TIMEOUT)
+_RESTART_ALL = Route("POST", "/projects/{}/restart", idempotent=False, timeout=_POWER_TIMEOUT)
+# A name that can be one path segment as it is (after quoting) without surprises.
+_PATH_SAFE_NAME = re.compile(r"[^/\\?#%\x00-\x1f\x7f]{1,256}")
 
 _STATUSES = frozenset({"active", "inactive"})
 
@@ -53,9 +69,47 @@ class Workspaces:
         return await self._pipeline.call(_DELETE, workspace_id, response_type=Success)
 
     async def get_by_name(self, name: str) -> Workspace | None:
-        """The workspace called ``name``, or ``None`` (list and filter: there is no
-        lookup-by-name endpoint in the current API)."""
+        """The workspace called ``name``, or ``None``.
+
+        Asks the legacy ``GET /projects/by-name/{name}`` first; when it answers 404 or 405
+        (the current API may not serve the legacy route, so a 404 from it proves nothing)
+        or the name cannot be a path segment (``/``, ``%`` ...), lists the workspaces and
+        filters, which always works.
+        """
+        if not isinstance(name, str) or not name:
+            raise ValueError("workspace name must be a non-empty str")
+        if _PATH_SAFE_NAME.fullmatch(name) and name not in (".", ".."):
+            try:
+                ws = await self._pipeline.request(
+                    _BY_NAME.method,
+                    _BY_NAME.path.format(quote(name, safe="")),
+                    idempotent=_BY_NAME.idempotent,
+                    response_type=Workspace,
+                )
+            except NotFoundError:
+                pass
+            except APIStatusError as e:
+                if e.status_code != 405:
+                    raise
+            else:
+                if ws.name in (None, name):
+                    return ws
         for ws in await self.list():
             if ws.name == name:
                 return ws
         return None
+
+    async def start_all(self, workspace_id: str) -> Success:
+        """Start every stopped computer of the workspace (legacy
+        ``POST /projects/{id}/start``; the answer's shape is not documented, so it is
+        read as a :class:`~orgo_async.Success` and extra fields are ignored)."""
+        return await self._pipeline.call(_START_ALL, workspace_id, response_type=Success)
+
+    async def stop_all(self, workspace_id: str) -> Success:
+        """Stop every running computer of the workspace (legacy ``/projects/{id}/stop``)."""
+        return await self._pipeline.call(_STOP_ALL, workspace_id, response_type=Success)
+
+    async def restart_all(self, workspace_id: str) -> Success:
+        """Restart every computer of the workspace (legacy ``/projects/{id}/restart``); the
+        computers' ``vnc_password`` s rotate."""
+        return await self._pipeline.call(_RESTART_ALL, workspace_id, response_type=Success)

@@ -772,6 +772,14 @@ class RestApi:
         template = _str(body, "template_ref")
         if template is not None and not TEMPLATE_RE.match(template):
             _bad("'template_ref' must look like namespace/name@version")
+        if template is not None:  # launch from a built template: its size, unless given
+            from ._rest_templates import launch_hardware
+
+            hw = launch_hardware(self.fake, request[API_KEY].user_id, template)
+            ram = ram if body.get("ram") is not None else hw["ram"] or ram
+            cpu = cpu if body.get("cpu") is not None else hw["cpu"] or cpu
+            if body.get("resolution") is None and hw["resolution"]:
+                resolution = hw["resolution"]
         gpu = _str(body, "gpu", allowed=GPU_VALUES)
         image = _str(body, "image")
         if not self._unique_name(ws.id, name):
@@ -1552,8 +1560,19 @@ def _parse_changes(command: str, c: FakeComputer) -> list[tuple[str, str]]:
 
 def build_app(fake: FakeOrgo) -> web.Application:
     """The emulator's ``aiohttp`` application: REST routes plus the WebSocket routes."""
+    from ._rest_chat import add_chat_routes
+    from ._rest_files import add_files_routes
+    from ._rest_projects import add_project_routes
+    from ._rest_templates import add_template_routes
+    from ._ws_agent import add_agent_route
+
     api = RestApi(fake)
     app = web.Application(middlewares=[api.middleware], client_max_size=2 * 1024 * 1024)
     api.add_routes(app)
     add_websocket_routes(app, fake)
+    add_project_routes(app, fake)
+    add_files_routes(app, fake)
+    add_template_routes(app, fake)
+    add_chat_routes(app, fake, api)
+    add_agent_route(app, fake, api)
     return app

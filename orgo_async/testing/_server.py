@@ -49,6 +49,9 @@ from ._state import (
     WsFault,
     new_uuid,
 )
+from ._state_agent import AgentWorld
+from ._state_files import FileStore
+from ._state_templates import TemplateRegistry
 
 if TYPE_CHECKING:
     from orgo_async import AsyncOrgo
@@ -123,8 +126,10 @@ class RecordedRequest:
     json: Any = field(default=None)
 
     def __repr__(self) -> str:
-        # Headers carry the API key: keep them out of reprs (and so out of test logs).
-        return f"RecordedRequest({self.method} {self.path} query={self.query} json={self.json!r})"
+        # Headers carry the API key and ?token= a WebSocket token or the API key (the
+        # hosted agent): keep them out of reprs (and so out of test logs).
+        query = {k: "***" if k == "token" else v for k, v in self.query.items()}
+        return f"RecordedRequest({self.method} {self.path} query={query} json={self.json!r})"
 
 
 class FakeOrgo:
@@ -176,6 +181,10 @@ class FakeOrgo:
         self.faults = Faults()
         self.requests: list[RecordedRequest] = []
         self.storage: dict[str, bytes] = {}
+        #: Stored files (§8), the template registry (§9), the hosted agent (§10).
+        self.files = FileStore()
+        self.templates = TemplateRegistry()
+        self.agent = AgentWorld()
         self.base_url = ""
         self.origin = ""
         self._bash_handler: BashHandler | None = None
@@ -247,10 +256,16 @@ class FakeOrgo:
 
     # -- conveniences for tests --------------------------------------------------------
 
+    @property
+    def agent_url(self) -> str:
+        """The hosted agent's WebSocket URL here (``ws://host:port/ws/prompt``)."""
+        return "ws" + self.origin.removeprefix("http") + "/ws/prompt"
+
     def client(self, **options: Any) -> AsyncOrgo:
-        """An ``orgo_async.AsyncOrgo`` with this emulator's key and base URL."""
+        """An ``orgo_async.AsyncOrgo`` with this emulator's key, base URL and agent URL."""
         from orgo_async import AsyncOrgo  # lazily: the emulator must not need the SDK
 
+        options.setdefault("agent_url", self.agent_url)
         return AsyncOrgo(api_key=self.api_key, base_url=self.base_url, **options)
 
     def computer(self, computer_id: str) -> FakeComputer:

@@ -101,6 +101,7 @@ async def test_lifecycle_commands_wait_for_their_state(seeded: Seeded) -> None:
     assert any(line.split()[:2] == ["status", "running"] for line in r.stdout.splitlines())
     assert [a.name for a in fake.computer(cid).actions] == ["stop", "start", "restart"]
 
+    fake.timings.stop = 30  # long enough that "stopping" is still visible after the CLI exits
     r = await run_cli(fake, "computers", "stop", cid, "--no-wait", "--json")
     assert r.json()["id"] == cid and fake.computer(cid).status == "stopping"
 

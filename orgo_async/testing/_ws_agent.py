@@ -1,0 +1,191 @@
+"""The emulator's hosted agent WebSocket: ``/ws/prompt?token=<API key>`` (§10.3).
+
+Point a client at ``fake.agent_url`` (``ws://host:port/ws/prompt``; the official SDK
+takes the origin, ``ws://host:port``, as its ``agent_url``). The session:
+
+1. the socket is accepted; a ``token`` that is not an accepted API key closes it 4401;
+2. the client sends ``{"type": "start", "config": {computer_id, instruction, ...}}``
+   (within 30 s); ``{"type": "ping"}`` is answered ``pong`` at any time;
+3. the scripted agent (:mod:`._agent_script`) runs on the computer, one frame each for
+   ``status``, ``iteration``, ``thinking``, ``tool_use``, ``tool_result`` and, for
+   screenshots, ``screenshot`` ``{size}``; then ``text`` (its answer) and ``result``
+   ``{success: true, iterations, messages}``;
+4. a problem (unknown computer, not running, no credits, a malformed start) is an
+   ``error`` frame followed by ``result`` ``{success: false, error}``;
+5. after ``result`` the server waits a little for the client to close, then closes 1000.
+
+``fake.agent.drop_after_frames = N`` closes the next session with 1011 after N frames,
+without a result (a crashed agent); the app's shutdown closes open sessions with 1001.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from typing import TYPE_CHECKING, Any, Final
+
+from aiohttp import WSMsgType, web
+
+from ._agent_script import Desktop
+from ._rest_chat import run_agent
+from ._state_agent import AgentRunRecord, Step
+
+if TYPE_CHECKING:
+    from ._server import FakeOrgo
+    from ._state import FakeComputer
+
+__all__ = ["add_agent_route"]
+
+START_TIMEOUT: Final = 30.0
+CLOSE_WAIT: Final = 5.0
+
+
+class _Dropped(Exception):
+    """The scripted fault: the socket is closed mid-run."""
+
+
+class AgentSession:
+    """One ``/ws/prompt`` socket."""
+
+    def __init__(self, fake: FakeOrgo, desktop: Desktop, ws: web.WebSocketResponse) -> None:
+        self.fake = fake
+        self.desktop = desktop
+        self.ws = ws
+        self.frames = 0
+        self.drop_after, fake.agent.drop_after_frames = fake.agent.drop_after_frames, None
+        self.started: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+
+    async def send(self, type_: str, data: Any = None) -> None:
+        if self.drop_after is not None and self.frames >= self.drop_after:
+            raise _Dropped
+        self.frames += 1
+        frame: dict[str, Any] = {"type": type_}
+        if data is not None:
+            frame["data"] = data
+        await self.ws.send_str(json.dumps(frame))
+
+    async def fail(self, message: str) -> None:
+        await self.send("error", message)
+        await self.send("result", {"success": False, "iterations": 0, "error": message})
+
+    async def reader(self) -> None:
+        """Client frames: the start message, pings; ends when the client closes."""
+        async for msg in self.ws:
+            if msg.type != WSMsgType.TEXT:
+                continue
+            try:
+                data = json.loads(msg.data)
+            except ValueError:
+                data = None
+            kind = data.get("type") if isinstance(data, dict) else None
+            if kind == "ping":
+                with contextlib.suppress(_Dropped, ConnectionError):
+                    await self.send("pong")
+            elif not self.started.done():
+                self.started.set_result(data if isinstance(data, dict) else {})
+        if not self.started.done():
+            self.started.set_result({"type": "closed"})
+
+    def _computer(self, key_user: str, key_ws: str | None, computer_id: Any) -> FakeComputer | None:
+        c = self.fake.world.computers.get(computer_id) if isinstance(computer_id, str) else None
+        if c is None:
+            return None
+        ws = self.fake.world.workspaces.get(c.workspace_id)
+        if ws is None or ws.user_id != key_user or key_ws not in (None, c.workspace_id):
+            return None
+        return c
+
+    async def run(self, key_user: str, key_ws: str | None) -> None:
+        start = await asyncio.wait_for(self.started, START_TIMEOUT)
+        if start.get("type") == "closed":
+            return
+        config = start.get("config")
+        if start.get("type") != "start" or not isinstance(config, dict):
+            await self.fail('expected {"type": "start", "config": {...}}')
+            return
+        instruction = config.get("instruction")
+        if not isinstance(instruction, str) or not instruction.strip():
+            await self.fail("config.instruction is required")
+            return
+        c = self._computer(key_user, key_ws, config.get("computer_id"))
+        if c is None:
+            await self.fail("Computer not found")
+            return
+        if c.status == "suspended":
+            c.set_status("running")
+        if c.status != "running":
+            await self.fail(f"Computer is {c.status}, not running")
+            return
+        world = self.fake.agent
+        if not world.can_pay(False):
+            await self.fail("credits_exhausted: your Orgo credits are exhausted")
+            return
+        await self.send("status", "Connecting to computer")
+        iterations = config.get("max_iterations")
+
+        async def on_step(i: int, step: Step, result: dict[str, Any]) -> None:
+            await self.send("iteration", i)
+            await self.send("status", f"Iteration {i}")
+            await self.send("thinking", f"Next: {step.action}")
+            await self.send("tool_use", {"action": step.action, "params": step.params})
+            if step.action == "screenshot" and "size" in result:
+                await self.send("screenshot", {"size": result["size"]})
+            await self.send("tool_result", result)
+
+        steps, cost, answer = await run_agent(
+            self.fake,
+            self.desktop,
+            c,
+            instruction,
+            byok=False,
+            max_steps=iterations if isinstance(iterations, int) and iterations > 0 else None,
+            on_step=on_step,
+        )
+        world.runs.append(AgentRunRecord("websocket", c.id, instruction, steps, False, cost))
+        await self.send("text", answer)
+        messages = [
+            {"role": "user", "content": instruction},
+            {"role": "assistant", "content": answer},
+        ]
+        await self.send("result", {"success": True, "iterations": len(steps), "messages": messages})
+
+
+def add_agent_route(app: web.Application, fake: FakeOrgo, desktop: Desktop) -> None:
+    """Register ``GET /ws/prompt`` on ``app``; ``desktop`` performs the agent's actions."""
+    live: set[web.WebSocketResponse] = set()
+
+    async def handler(request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse(max_msg_size=1 << 20)
+        await ws.prepare(request)
+        key = fake.world.keys.get(request.query.get("token", ""))
+        if key is None:
+            await ws.close(code=4401, message=b"Invalid API key")
+            return ws
+        session = AgentSession(fake, desktop, ws)
+        live.add(ws)
+        fake.agent.open_sockets += 1
+        reader = asyncio.ensure_future(session.reader())
+        try:
+            await session.run(key.user_id, key.workspace_id)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(reader), CLOSE_WAIT)
+            await ws.close()
+        except _Dropped:
+            await ws.close(code=1011, message=b"agent crashed")
+        except (ConnectionError, TimeoutError):
+            await ws.close(code=1011, message=b"no start message")
+        finally:
+            reader.cancel()
+            with contextlib.suppress(BaseException):
+                await reader
+            live.discard(ws)
+            fake.agent.open_sockets -= 1
+        return ws
+
+    async def on_shutdown(_app: web.Application) -> None:
+        for ws in list(live):
+            await ws.close(code=1001, message=b"server shutting down")
+
+    app.on_shutdown.append(on_shutdown)
+    app.router.add_get("/ws/prompt", handler)
