@@ -72,17 +72,17 @@ if TYPE_CHECKING:
         Workspace,
         WorkspaceStatus,
     )
-    from ._resources.fleet import FleetResult, FleetRun, StatusChange, Watch
+    from ._fleet import FleetResult, FleetRun, StatusChange, Watch
     from .connection import Connection
 
 _LAZY: dict[str, str] = {
     "AsyncOrgo": "._client",
     "RawResponse": "._http",
     "Connection": ".connection",
-    "FleetResult": "._resources.fleet",
-    "FleetRun": "._resources.fleet",
-    "StatusChange": "._resources.fleet",
-    "Watch": "._resources.fleet",
+    "FleetResult": "._fleet",
+    "FleetRun": "._fleet",
+    "StatusChange": "._fleet",
+    "Watch": "._fleet",
     **dict.fromkeys(
         [
             "ActionResult",
