@@ -29,11 +29,11 @@ import ipaddress
 import sys
 from typing import TYPE_CHECKING, Any, Final
 
-from ._ws import CLOSE_NORMAL, CLOSE_START_FAILED, WsSession, query_int, receive_json_loop
+from ._ws_core import CLOSE_NORMAL, CLOSE_START_FAILED, WsSession, query_int, receive_json_loop
 
 if TYPE_CHECKING:
     from ._pty import PtyShell
-    from ._ws import FakeLike
+    from ._ws_core import FakeLike
 
 __all__ = ["shell_allowed", "terminal_channel"]
 

@@ -26,7 +26,7 @@ from orgo_async import (
     Workspace,
 )
 from orgo_async.testing import FakeOrgo
-from orgo_async.testing._server import Timings
+from orgo_async.testing import Timings
 
 
 @pytest.fixture

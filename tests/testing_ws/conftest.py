@@ -19,7 +19,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from orgo_async.testing._state import FakeComputer, FakeWorkspace, World
-from orgo_async.testing._ws import add_websocket_routes
+from orgo_async.testing._ws_routes import add_websocket_routes
 
 
 @dataclass

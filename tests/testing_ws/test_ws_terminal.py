@@ -147,7 +147,7 @@ async def test_remote_client_needs_allow_exec() -> None:
     from aiohttp import web
     from websockets.asyncio.client import connect
 
-    from orgo_async.testing._ws import add_websocket_routes
+    from orgo_async.testing._ws_routes import add_websocket_routes
 
     addr = _non_loopback_ipv4()
     if addr is None:
