@@ -8,6 +8,7 @@ import re
 import uuid
 from typing import Any
 
+import aiohttp
 import pytest
 
 from orgo_async.testing import FakeOrgo, Timings
@@ -297,8 +298,51 @@ async def wait_status(fake: FakeOrgo, cid: str, want: str) -> list[str]:
             await asyncio.sleep(0.002)
 
 
-async def test_create_walks_creating_starting_running(http: Http, fake: FakeOrgo) -> None:
-    fake.timings = Timings(create=0.05, boot=0.05, stop=0.05, restart=0.05)
+async def test_default_create_is_running_with_every_connection_field() -> None:
+    # Reference §4.1 / §14: 201 with status running and the connection fields, so the
+    # official SDK's Computer(...) then left_click(...) works right after create.
+    async with FakeOrgo() as fake, aiohttp.ClientSession() as session:
+        http = Http(session, fake)
+        ws = await http.workspace()
+        c = await http.computer(ws["id"])
+        assert c["status"] == "running"
+        for name in ("instance_id", "hostname", "connection_url", "vnc_password"):
+            assert c[name], name
+        assert c["connection_url"] == f"{fake.origin}/desktops/{c['instance_id']}"
+        status, body = await http.call("POST", f"/computers/{c['id']}/click", json={"x": 1, "y": 1})
+        assert (status, body["action"]) == (200, "click")
+        status, clone = await http.call("POST", f"/computers/{c['id']}/clone")
+        assert (status, clone["status"]) == (201, "running")
+
+
+async def test_default_lifecycle_shows_its_intermediate_states() -> None:
+    async with FakeOrgo() as fake, aiohttp.ClientSession() as session:
+        http = Http(session, fake)
+        ws = await http.workspace()
+        cid = (await http.computer(ws["id"]))["id"]
+        seen: list[str] = []
+        fake.computer(cid).on_status.append(seen.append)
+        for call, during, after in [
+            ("stop", "stopping", "stopped"),
+            ("start", "starting", "running"),
+            ("restart", "restarting", "running"),
+        ]:
+            status, body = await http.call("POST", f"/computers/{cid}/{call}")
+            assert (status, body["status"]) == (200, during), call
+            await wait_status(fake, cid, after)
+            assert seen[-2:] == [during, after], call  # passed through, not skipped
+            seen.clear()
+
+
+def test_slow_boot_needs_a_create_delay() -> None:
+    t = Timings.slow_boot(create=0.1, boot=0.2)
+    assert (t.create, t.boot) == (0.1, 0.2)
+    with pytest.raises(ValueError, match="create > 0"):
+        Timings.slow_boot(create=0)
+
+
+async def test_slow_boot_walks_creating_starting_running(http: Http, fake: FakeOrgo) -> None:
+    fake.timings = Timings.slow_boot(create=0.05, boot=0.05)
     transitions: list[str] = []
     ws = await http.workspace()
     c = await http.computer(ws["id"])
@@ -479,7 +523,7 @@ async def test_ensure_running(http: Http, fake: FakeOrgo, running: dict[str, Any
 
 
 async def test_delays_cancelled_on_close() -> None:
-    fake = FakeOrgo(timings=Timings(create=30, boot=30))
+    fake = FakeOrgo(timings=Timings.slow_boot(create=30, boot=30))
     await fake.start()
     ws = fake.add_workspace("w")
     import aiohttp
