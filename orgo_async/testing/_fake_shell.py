@@ -120,7 +120,8 @@ class MiniShell:
 
     def _builtin(self, args: list[str]) -> tuple[str, int]:
         name, rest = args[0], args[1:]
-        files = self.c.files
+        if name in ("touch", "rm", "cat", "cp", "mv", "ls"):
+            return self._file_command(name, rest)
         if name == "echo":
             if rest[:1] == ["-n"]:
                 return " ".join(rest[1:]), 0
@@ -137,6 +138,10 @@ class MiniShell:
             return "", 1
         if name == "exit":
             return "", int(rest[0]) if rest and rest[0].isdigit() else 0
+        return "", 0  # any other command: no output, success
+
+    def _file_command(self, name: str, rest: list[str]) -> tuple[str, int]:
+        files = self.c.files
         if name == "touch":
             for p in rest:
                 self._write(abs_path(p), "", append=True)

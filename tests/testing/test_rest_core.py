@@ -524,10 +524,9 @@ async def test_ensure_running(http: Http, fake: FakeOrgo, running: dict[str, Any
 
 async def test_delays_cancelled_on_close() -> None:
     fake = FakeOrgo(timings=Timings.slow_boot(create=30, boot=30))
+    before = asyncio.all_tasks()
     await fake.start()
     ws = fake.add_workspace("w")
-    import aiohttp
-
     async with (
         aiohttp.ClientSession() as s,
         s.post(
@@ -537,7 +536,10 @@ async def test_delays_cancelled_on_close() -> None:
         ) as r,
     ):
         assert r.status == 201
-        assert (await r.json())["status"] == "creating"
-    assert fake._tasks
+        body = await r.json()
+        assert body["status"] == "creating"
+    pending = [t for t in asyncio.all_tasks() - before if not t.done()]
+    assert pending  # the 30 s boot is under way
     await fake.close()
-    assert not fake._tasks
+    assert [t for t in pending if not t.done()] == []  # cancelled, not left behind
+    assert fake.computer(body["id"]).status == "creating"  # and never finished
