@@ -51,6 +51,7 @@ from ._version import __version__
 
 if TYPE_CHECKING:
     from ._client import AsyncOrgo
+    from ._fleet import FleetResult, FleetRun, StatusChange, Watch
     from ._http import RawResponse
     from ._models import (
         ActionResult,
@@ -72,7 +73,6 @@ if TYPE_CHECKING:
         Workspace,
         WorkspaceStatus,
     )
-    from ._fleet import FleetResult, FleetRun, StatusChange, Watch
     from .connection import Connection
 
 _LAZY: dict[str, str] = {
