@@ -17,8 +17,8 @@ from aiohttp import web
 from ._rest_desktop import DesktopRoutes
 from ._rest_http import Emulator, Handler, api_middleware
 from ._rest_lifecycle import LifecycleRoutes
-from ._ws_core import SessionHub
-from ._ws_routes import FakeLike, add_websocket_routes
+from ._ws_core import FakeLike, SessionHub
+from ._ws_routes import add_websocket_routes
 
 __all__ = ["build_app", "rest_routes"]
 

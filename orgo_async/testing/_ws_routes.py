@@ -45,7 +45,7 @@ from ._ws_events import events_channel
 from ._ws_terminal import terminal_channel
 from ._ws_websockify import websockify_channel
 
-__all__ = ["FakeLike", "add_websocket_routes"]
+__all__ = ["add_websocket_routes"]
 
 log = logging.getLogger("orgo_async.testing.ws")
 
