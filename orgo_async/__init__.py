@@ -56,6 +56,7 @@ from ._version import __version__
 
 if TYPE_CHECKING:
     from ._client import AsyncOrgo
+    from ._fleet import FleetResult, FleetRun, StatusChange, Watch
     from ._http import RawResponse
     from ._models import (
         ActionResult,
@@ -124,7 +125,6 @@ if TYPE_CHECKING:
     )
     from ._protocol.templates import TemplateRef
     from ._resources.agent import AgentRun
-    from ._resources.fleet import FleetResult, FleetRun, StatusChange, Watch
     from ._serialize import as_dict
     from ._streaming import ResponseStream
     from .connection import Connection
@@ -133,10 +133,10 @@ _LAZY: dict[str, str] = {
     "AsyncOrgo": "._client",
     "RawResponse": "._http",
     "Connection": ".connection",
-    "FleetResult": "._resources.fleet",
-    "FleetRun": "._resources.fleet",
-    "StatusChange": "._resources.fleet",
-    "Watch": "._resources.fleet",
+    "FleetResult": "._fleet",
+    "FleetRun": "._fleet",
+    "StatusChange": "._fleet",
+    "Watch": "._fleet",
     "as_dict": "._serialize",
     **dict.fromkeys(
         [

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable
 from typing import Any, Literal, overload
 
 from .._errors import APIDecodeError, ComputerStateError, WaitTimeoutError
+from .._fleet import FleetRun, Watch
 from .._http import HTTPPipeline, RawResponse, Route, check_id
 from .._models import (
     ActionResult,
@@ -37,7 +38,6 @@ from .._models import (
     Workspace,
 )
 from .._protocol.templates import TemplateRef, parse_ref
-from .fleet import FleetRun, Watch
 
 __all__ = ["Computers"]
 
@@ -336,7 +336,6 @@ class Computers:
         wanted = {status} if isinstance(status, str) else set(status)
         if not wanted:
             raise ValueError("status must name at least one status")
-        single = isinstance(computer_id, str)
         ids: builtins.list[str] = (
             [computer_id] if isinstance(computer_id, str) else builtins.list(computer_id)
         )
@@ -344,46 +343,37 @@ class Computers:
             check_id(i, "computer_id")
         ends = float("inf") if timeout is None else time.monotonic() + timeout
         done: dict[str, Computer] = {}
+        last: dict[str, str] = {}
         pending = builtins.list(dict.fromkeys(ids))
         delay = interval
-        last: dict[str, str] = {}
         while True:
-            if len(pending) == 1:
-                found: builtins.list[Computer] = [await self.get(pending[0])]
-            else:
-                found = []
-                async with self.get_many(pending, concurrency=concurrency) as results:
-                    async for r in results:
-                        found.append(r.unwrap())
-            for c in found:
+            for c in await self._poll(pending, concurrency):
                 last[c.id] = c.status
                 if on_poll is not None:
                     on_poll(c)
-                if c.status in wanted:
+                if _reached(c, wanted):
                     done[c.id] = c
-                elif c.status == ComputerStatus.ERROR:
-                    raise ComputerStateError(
-                        f"computer {c.id} entered status 'error' while waiting for "
-                        f"{sorted(wanted)}",
-                        computer_id=c.id,
-                        status=c.status,
-                    )
             pending = [i for i in pending if i not in done]
             if not pending:
                 break
             remaining = ends - time.monotonic()
             if remaining <= 0:
-                states = ", ".join(f"{i}={last.get(i)}" for i in pending[:5])
-                raise WaitTimeoutError(
-                    f"{len(pending)} computer(s) did not reach {sorted(wanted)} within "
-                    f"{timeout:g}s (last seen: {states})",
-                    last_status=last.get(pending[0]),
-                )
+                raise _wait_timeout(pending, wanted, timeout, last)
             await asyncio.sleep(min(delay, remaining))
             delay = min(delay * 2, max_interval)
-        if single:
-            return done[ids[0]]
+        if isinstance(computer_id, str):
+            return done[computer_id]
         return [done[i] for i in ids]
+
+    async def _poll(self, ids: builtins.list[str], concurrency: int) -> builtins.list[Computer]:
+        """One GET of each id; the first error is raised (and the other GETs cancelled)."""
+        if len(ids) == 1:
+            return [await self.get(ids[0])]
+        found: builtins.list[Computer] = []
+        async with self.get_many(ids, concurrency=concurrency) as results:
+            async for r in results:
+                found.append(r.unwrap())
+        return found
 
     # -- actions (§6) -------------------------------------------------------------------
 
@@ -676,3 +666,27 @@ class Computers:
 
 def _status_of(c: Computer) -> str:
     return c.status
+
+
+def _reached(c: Computer, wanted: set[str]) -> bool:
+    """Whether ``c`` has a wanted status; ``error`` (unless wanted) ends the wait."""
+    if c.status in wanted:
+        return True
+    if c.status == ComputerStatus.ERROR:
+        raise ComputerStateError(
+            f"computer {c.id} entered status 'error' while waiting for {sorted(wanted)}",
+            computer_id=c.id,
+            status=c.status,
+        )
+    return False
+
+
+def _wait_timeout(
+    pending: list[str], wanted: set[str], timeout: float | None, last: dict[str, str]
+) -> WaitTimeoutError:
+    states = ", ".join(f"{i}={last.get(i)}" for i in pending[:5])
+    return WaitTimeoutError(
+        f"{len(pending)} computer(s) did not reach {sorted(wanted)} within "
+        f"{timeout:g}s (last seen: {states})",
+        last_status=last.get(pending[0]),
+    )

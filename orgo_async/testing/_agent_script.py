@@ -26,14 +26,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Awaitable
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
-from ._rest import ApiError
+from ._rest_http import ApiError
 from ._state import Action, FakeComputer
 from ._state_agent import Step
-
-if TYPE_CHECKING:
-    pass
 
 __all__ = ["Desktop", "default_script", "describe", "perform", "usage_for"]
 
@@ -51,7 +48,8 @@ _PHRASES = re.compile(
 
 
 class Desktop(Protocol):
-    """What the agent drives: the REST side's action implementations (``RestApi``)."""
+    """What the agent drives: the REST action implementations
+    (:class:`~._rest_desktop.DesktopRoutes`), so its actions are the endpoints' own."""
 
     def do_click(self, c: FakeComputer, body: dict[str, Any]) -> dict[str, Any]: ...
     def do_type(self, c: FakeComputer, body: dict[str, Any]) -> dict[str, Any]: ...

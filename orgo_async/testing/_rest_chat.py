@@ -21,21 +21,19 @@ from __future__ import annotations
 import asyncio
 import secrets
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import msgspec
 from aiohttp import web
 
 from ._agent_script import Desktop, default_script, describe, perform, usage_for
-from ._rest import ApiError, read_body
-from ._rest_shared import bad, find_computer, json_response, key_of, only_fields, str_field
+from ._rest_body import check_fields, read_body, str_field
+from ._rest_http import API_KEY, ApiError, Emulator, bad, json_response
+from ._rest_objects import find_computer
 from ._state import FakeComputer, now_iso
 from ._state_agent import AgentRunRecord, ThreadRecord
 
-if TYPE_CHECKING:
-    from ._server import FakeOrgo
-
-__all__ = ["MODELS", "add_chat_routes", "run_agent"]
+__all__ = ["MODELS", "ChatApi", "nested_errors", "run_agent"]
 
 MODELS = ("claude-sonnet-4.6", "claude-opus-4.6")
 MAX_CONTEXT_CHARS = 200_000
@@ -87,7 +85,7 @@ async def nested_errors(request: web.Request, handler: Any) -> web.StreamRespons
 
 
 async def run_agent(
-    fake: FakeOrgo,
+    fake: Emulator,
     desktop: Desktop,
     c: FakeComputer,
     instruction: str,
@@ -120,9 +118,10 @@ async def run_agent(
 
 
 class ChatApi:
-    """Route handlers for one :class:`~orgo_async.testing.FakeOrgo`."""
+    """Route handlers of completions and chat threads for one emulator; ``desktop``
+    performs the agent's actions."""
 
-    def __init__(self, fake: FakeOrgo, desktop: Desktop) -> None:
+    def __init__(self, fake: Emulator, desktop: Desktop) -> None:
         self.fake = fake
         self.desktop = desktop
 
@@ -162,7 +161,7 @@ class ChatApi:
         return body
 
     def _thread(self, request: web.Request, body: dict[str, Any], c: FakeComputer) -> ThreadRecord:
-        user = key_of(request).user_id
+        user = request[API_KEY].user_id
         thread_id = body.get("thread_id")
         if thread_id is None:
             return self.fake.agent.new_thread(c.id, user)
@@ -288,7 +287,7 @@ class ChatApi:
         thread = self.fake.agent.threads.get(request.match_info["id"])
         if thread is None:
             bad("Thread not found", 404)
-        if thread.user_id != key_of(request).user_id:
+        if thread.user_id != request[API_KEY].user_id:
             bad("Forbidden", 403)
         return thread
 
@@ -297,7 +296,7 @@ class ChatApi:
         if not desktop:
             bad("desktopId is required")
         c = find_computer(self.fake, request, desktop)
-        user = key_of(request).user_id
+        user = request[API_KEY].user_id
         threads = [
             t
             for t in self.fake.agent.threads.values()
@@ -308,12 +307,14 @@ class ChatApi:
 
     async def create_thread(self, request: web.Request) -> web.Response:
         body = await read_body(request)
-        only_fields(self.fake, body, ("desktopId", "localId"))
-        desktop = str_field(body, "desktopId", required=True, message="desktopId is required")
-        local = str_field(body, "localId")
+        check_fields(self.fake.strict, body, ("desktopId", "localId"))
+        desktop = str_field(
+            body, "desktopId", required=True, nonempty=True, missing="desktopId is required"
+        )
+        local = str_field(body, "localId", nonempty=True)
         assert desktop is not None
         c = find_computer(self.fake, request, desktop)
-        thread = self.fake.agent.new_thread(c.id, key_of(request).user_id, local)
+        thread = self.fake.agent.new_thread(c.id, request[API_KEY].user_id, local)
         answer = {"remoteId": thread.remote_id}
         if local is not None:
             answer["externalId"] = local
@@ -329,7 +330,7 @@ class ChatApi:
     async def update_thread(self, request: web.Request) -> web.Response:
         t = self._own_thread(request)
         body = await read_body(request)
-        only_fields(self.fake, body, ("title", "messages", "archive", "unarchive"))
+        check_fields(self.fake.strict, body, ("title", "messages", "archive", "unarchive"))
         if "title" in body:
             if not isinstance(body["title"], str):
                 bad("title must be a string")
@@ -386,17 +387,3 @@ class ChatApi:
             return resp
         t.title = title
         return resp
-
-
-def add_chat_routes(app: web.Application, fake: FakeOrgo, desktop: Desktop) -> None:
-    """Register completions and threads on ``app``; ``desktop`` performs the actions."""
-    api = ChatApi(fake, desktop)
-    app.middlewares.insert(0, nested_errors)
-    r = app.router
-    r.add_post("/api/v1/chat/completions", api.completions)
-    r.add_get("/api/chat/threads", api.list_threads)
-    r.add_post("/api/chat/threads", api.create_thread)
-    r.add_get("/api/chat/threads/{id}", api.get_thread)
-    r.add_patch("/api/chat/threads/{id}", api.update_thread)
-    r.add_delete("/api/chat/threads/{id}", api.delete_thread)
-    r.add_post("/api/chat/threads/{id}/title", api.title)

@@ -7,7 +7,7 @@
   only allows ``/home/user`` and the events watch ``/home/user/Desktop``, §15.2 #18:
   this way an uploaded file can be exported back) with a ``file_change`` event.
 * ``POST /api/files/export`` ``{desktopId, path}``: a file the computer holds (see the
-  mini shell of ``_rest.py``) is stored; 403 outside ``/home/user``, 404 if missing.
+  mini shell of ``_fake_shell.py``) is stored; 403 outside ``/home/user``, 404 if missing.
 * ``GET /api/files?projectId=[&desktopId=]``, ``GET /api/files/download?id=``,
   ``DELETE /api/files/delete?id=``.
 * ``GET /storage/files/{id}?expires=&signature=``: the pre-signed URL's target. Like a
@@ -25,28 +25,16 @@ from __future__ import annotations
 import posixpath
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from ._rest import read_body
-from ._rest_shared import (
-    bad,
-    find_computer,
-    find_workspace,
-    json_response,
-    key_of,
-    only_fields,
-    require_running,
-    str_field,
-)
+from ._rest_body import check_fields, read_body, str_field
+from ._rest_http import API_KEY, Emulator, Handler, bad, json_response
+from ._rest_objects import find_computer, find_workspace, require_running
 from ._state import Action
 from ._state_files import MAX_UPLOAD_BYTES, StoredFileRecord
 
-if TYPE_CHECKING:
-    from ._server import FakeOrgo
-
-__all__ = ["Part", "add_files_routes", "parse_multipart"]
+__all__ = ["FilesApi", "Part", "parse_multipart", "upload_limit"]
 
 HOME = "/home/user"
 UPLOAD_DIR = "/home/user/Desktop"
@@ -120,9 +108,9 @@ def _home_path(path: str) -> str | None:
 
 
 class FilesApi:
-    """Route handlers for one :class:`~orgo_async.testing.FakeOrgo`."""
+    """Route handlers of the files API and the storage host for one emulator."""
 
-    def __init__(self, fake: FakeOrgo) -> None:
+    def __init__(self, fake: Emulator) -> None:
         self.fake = fake
 
     def _record(self, request: web.Request, file_id: str | None) -> StoredFileRecord:
@@ -132,7 +120,7 @@ class FilesApi:
         if record is None:
             bad("File not found", 404)
         ws = self.fake.world.workspaces.get(record.workspace_id)
-        key = key_of(request)
+        key = request[API_KEY]
         if ws is None or ws.user_id != key.user_id:
             bad("File not found", 404)
         find_workspace(self.fake, request, ws.id)  # scope check
@@ -149,7 +137,9 @@ class FilesApi:
             if part.name in fields:
                 bad(f"Duplicate form field: {part.name}")
             fields[part.name] = part
-        only_fields(self.fake, dict(fields), ("file", "projectId", "workspaceId", "desktopId"))
+        check_fields(
+            self.fake.strict, dict(fields), ("file", "projectId", "workspaceId", "desktopId")
+        )
         file = fields.get("file")
         if file is None or file.filename is None:
             bad("file is required")
@@ -188,9 +178,11 @@ class FilesApi:
 
     async def export(self, request: web.Request) -> web.Response:
         body = await read_body(request)
-        only_fields(self.fake, body, ("desktopId", "path"))
-        cid = str_field(body, "desktopId", required=True, message="desktopId is required")
-        path = str_field(body, "path", required=True, message="path is required")
+        check_fields(self.fake.strict, body, ("desktopId", "path"))
+        cid = str_field(
+            body, "desktopId", required=True, nonempty=True, missing="desktopId is required"
+        )
+        path = str_field(body, "path", required=True, nonempty=True, missing="path is required")
         assert cid is not None and path is not None
         c = find_computer(self.fake, request, cid)
         require_running(c)
@@ -258,26 +250,10 @@ def _storage_error(status: int, code: str, message: str) -> web.Response:
     return web.Response(status=status, text=xml, content_type="application/xml")
 
 
-def add_files_routes(app: web.Application, fake: FakeOrgo) -> None:
-    """Register the files routes and the storage host on ``app``.
-
-    Also puts a middleware in front that lets upload bodies reach the documented 10 MB
-    (the app's default body limit is smaller).
-    """
-    api = FilesApi(fake)
-
-    @web.middleware
-    async def upload_limit(request: web.Request, handler: Any) -> web.StreamResponse:
-        if request.method == "POST" and request.path == "/api/files/upload":
-            request = request.clone(client_max_size=UPLOAD_BODY_LIMIT)
-        response: web.StreamResponse = await handler(request)
-        return response
-
-    app.middlewares.insert(0, upload_limit)
-    r = app.router
-    r.add_post("/api/files/upload", api.upload)
-    r.add_post("/api/files/export", api.export)
-    r.add_get("/api/files", api.list_files)
-    r.add_get("/api/files/download", api.download)
-    r.add_delete("/api/files/delete", api.delete)
-    r.add_get("/storage/files/{id}", api.storage)
+@web.middleware
+async def upload_limit(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Let upload bodies reach the documented 10 MB (the app's body limit is smaller);
+    it must run before the middleware of :mod:`._rest_http` reads the body."""
+    if request.method == "POST" and request.path == "/api/files/upload":
+        request = request.clone(client_max_size=UPLOAD_BODY_LIMIT)
+    return await handler(request)

@@ -19,31 +19,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import msgspec
 from aiohttp import web
 
-from ._rest import ApiError, read_body
-from ._rest_shared import (
-    bad,
-    find_workspace,
-    json_response,
-    key_of,
-    only_fields,
-    str_field,
-)
+from ._rest_body import check_fields, read_body, str_field
+from ._rest_http import API_KEY, ApiError, Emulator, bad, json_response
+from ._rest_objects import find_workspace
 from ._state import FakeComputer, new_uuid
 from ._state_templates import BuildRecord, TemplateVersionRecord
 from ._template_rules import CPUS, RAM_GB, TOP_LEVEL, digest_of, normalize, validate
 
-if TYPE_CHECKING:
-    from ._server import FakeOrgo
-
-__all__ = ["add_template_routes", "launch_hardware"]
+__all__ = ["TemplatesApi", "launch_hardware"]
 
 YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml")
-BASE = "/api/templates/{ns}/{name}/{version}"
 
 
 def _ref(request: web.Request) -> str:
@@ -71,7 +61,7 @@ async def _document(request: web.Request) -> Any:
         bad(f"Unparseable template document: {e}")
 
 
-def launch_hardware(fake: FakeOrgo, user_id: str, ref: str) -> dict[str, Any]:
+def launch_hardware(fake: Emulator, user_id: str, ref: str) -> dict[str, Any]:
     """For ``POST /computers`` with ``template_ref``: the template's hardware, or an
     ``ApiError`` (404 unknown template, 409 build not ready)."""
     record = fake.templates.visible(ref, user_id)
@@ -87,14 +77,15 @@ def launch_hardware(fake: FakeOrgo, user_id: str, ref: str) -> dict[str, Any]:
 
 
 class TemplatesApi:
-    """Route handlers for one :class:`~orgo_async.testing.FakeOrgo`."""
+    """Route handlers of templates, their builds and previews, and the legacy build API,
+    for one emulator."""
 
-    def __init__(self, fake: FakeOrgo) -> None:
+    def __init__(self, fake: Emulator) -> None:
         self.fake = fake
         self.registry = fake.templates
 
     def _version(self, request: web.Request) -> TemplateVersionRecord:
-        record = self.registry.visible(_ref(request), key_of(request).user_id)
+        record = self.registry.visible(_ref(request), request[API_KEY].user_id)
         if record is None:
             bad(f"Template {_ref(request)} not found", 404)
         return record
@@ -144,7 +135,7 @@ class TemplatesApi:
         doc = normalize(doc)
         auto_build = request.query.get("auto_build", "false").lower() == "true"
         force = request.query.get("force", "false").lower() == "true"
-        user = key_of(request).user_id
+        user = request[API_KEY].user_id
         block = doc["template"]
         ref = f"{block['namespace']}/{block['name']}@{block['version']}"
         existing = self.registry.versions.get(ref)
@@ -171,7 +162,7 @@ class TemplatesApi:
     # registry ----------------------------------------------------------------------------
 
     async def list_templates(self, request: web.Request) -> web.Response:
-        user = key_of(request).user_id
+        user = request[API_KEY].user_id
         ns = request.query.get("namespace")
         items = [
             r.json()
@@ -186,7 +177,7 @@ class TemplatesApi:
 
     async def versions(self, request: web.Request) -> web.Response:
         """Versions of ``ns/name`` (curated ones under ``/templates/global/...``)."""
-        user = key_of(request).user_id
+        user = request[API_KEY].user_id
         ns, name = request.match_info["ns"], request.match_info["name"]
         curated = request.path.startswith("/api/templates/global/")
         items = [
@@ -287,10 +278,10 @@ class TemplatesApi:
     async def run(self, request: web.Request) -> web.Response:
         self._plan()
         body = await read_body(request)
-        only_fields(self.fake, body, ("ref",))
-        ref = str_field(body, "ref", required=True, message="ref is required")
+        check_fields(self.fake.strict, body, ("ref",))
+        ref = str_field(body, "ref", required=True, nonempty=True, missing="ref is required")
         assert ref is not None
-        key = key_of(request)
+        key = request[API_KEY]
         record = self.registry.visible(ref, key.user_id)
         if record is None:
             bad(f"Template {ref} not found", 404)
@@ -329,7 +320,7 @@ class TemplatesApi:
             bad("id is required")
         cid = self.registry.runs.get(desktop_id)
         c = self.fake.world.computers.get(cid) if cid else None
-        if c is None or c.workspace_id != f"preview:{key_of(request).user_id}":
+        if c is None or c.workspace_id != f"preview:{request[API_KEY].user_id}":
             bad("Preview not found", 404)
         del self.registry.runs[desktop_id]
         c.set_status("deleting")
@@ -340,9 +331,11 @@ class TemplatesApi:
 
     async def legacy_create(self, request: web.Request) -> web.Response:
         body = await read_body(request)
-        only_fields(self.fake, body, ("orgId", "projectId", "name"))
-        org = str_field(body, "orgId", required=True, message="orgId is required")
-        project = str_field(body, "projectId", required=True, message="projectId is required")
+        check_fields(self.fake.strict, body, ("orgId", "projectId", "name"))
+        org = str_field(body, "orgId", required=True, nonempty=True, missing="orgId is required")
+        project = str_field(
+            body, "projectId", required=True, nonempty=True, missing="projectId is required"
+        )
         name = str_field(body, "name")
         assert org is not None and project is not None
         find_workspace(self.fake, request, project)
@@ -351,9 +344,13 @@ class TemplatesApi:
 
     async def legacy_update(self, request: web.Request) -> web.Response:
         body = await read_body(request)
-        only_fields(self.fake, body, ("buildId", "status", "logs", "errorMessage"))
-        build_id = str_field(body, "buildId", required=True, message="buildId is required")
-        status = str_field(body, "status", required=True, message="status is required")
+        check_fields(self.fake.strict, body, ("buildId", "status", "logs", "errorMessage"))
+        build_id = str_field(
+            body, "buildId", required=True, nonempty=True, missing="buildId is required"
+        )
+        status = str_field(
+            body, "status", required=True, nonempty=True, missing="status is required"
+        )
         record = self.registry.legacy.get(build_id or "")
         if record is None:
             bad("Build not found", 404)
@@ -374,28 +371,3 @@ class TemplatesApi:
         find_workspace(self.fake, request, q["projectId"])
         record = self.registry.latest_legacy(q["orgId"], q["projectId"], q["name"])
         return json_response({"build": record.json() if record else None})
-
-
-def add_template_routes(app: web.Application, fake: FakeOrgo) -> None:
-    """Register the template and legacy build routes on ``app``."""
-    api = TemplatesApi(fake)
-    r = app.router
-    r.add_get("/api/template-schema", api.schema)
-    r.add_post("/api/templates/validate", api.validate)
-    r.add_get("/api/templates", api.list_templates)
-    r.add_post("/api/templates", api.publish)
-    # Fixed words before the {ns}/{name}/{version} patterns they would otherwise match.
-    r.add_get("/api/templates/global", api.curated)
-    r.add_get("/api/templates/global/{ns}/{name}", api.versions)
-    r.add_post("/api/templates/run", api.run)
-    r.add_delete("/api/templates/run", api.stop_run)
-    r.add_get("/api/templates/{ns}/{name}", api.versions)
-    r.add_get(BASE, api.get_version)
-    r.add_delete(BASE, api.delete_version)
-    r.add_post(BASE + "/build", api.build)
-    r.add_get(BASE + "/build", api.build_status)
-    r.add_delete(BASE + "/build", api.cancel_build)
-    r.add_get(BASE + "/build/events", api.build_events)
-    r.add_post("/api/builds/create", api.legacy_create)
-    r.add_post("/api/builds/update", api.legacy_update)
-    r.add_get("/api/builds/latest", api.legacy_latest)

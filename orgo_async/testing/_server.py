@@ -8,21 +8,11 @@
         fake.computer(computer_id).actions     # what the desktop was asked to do
         fake.requests                          # every HTTP request, as received
 
-State machine (delays in :class:`Timings`, all settable to 0):
-
-* create: ``creating`` -(``create``)-> ``starting`` -(``boot``)-> ``running``. With both
-  delays 0 the computer is ``running`` at once and the 201 says so (as v-C documents);
-  otherwise the 201 says ``creating`` and ``wait_until(..., "running")`` has something
-  to wait for.
-* ``running`` -stop-> ``stopping`` -(``stop``)-> ``stopped``; ``stopped``/``suspended``
-  -start-> ``starting`` -(``boot``)-> ``running``; ``running``/``stopped``/``suspended``
-  -restart-> ``restarting`` -(``restart``)-> ``running``; delete removes the computer
-  (passing through ``deleting`` so open sockets close).
-* A new ``vnc_password`` is minted on every restart **and** on every start from
-  ``stopped``/``suspended`` (the reference leaves stop->start open, §15.1 #7; rotating is
-  the conservative choice a client must cope with anyway).
-* Wrong-state ``start``/``stop``/``restart`` answer **409** (v-C pages list 409 even
-  though they also call the calls idempotent, §15.2 #9).
+By default the emulator behaves as the reference documents: a created computer is
+``running`` in the 201, and start / stop / restart pass through their intermediate
+states for a few tens of milliseconds (:class:`Timings`; ``Timings.slow_boot()`` for a
+create that has to be waited for, ``Timings.instant()`` for no delays at all). The
+state machine is described in :mod:`._rest_lifecycle`, every route in :mod:`._routes`.
 """
 
 from __future__ import annotations
@@ -33,14 +23,16 @@ import logging
 import secrets
 import shutil
 import tempfile
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Any, Literal
 
 import msgspec
 from aiohttp import web
 
+from ._config import BashHandler, ExecHandler, PlanLimits, Timings
 from ._faults import Faults
+from ._rest_http import RecordedRequest
+from ._routes import build_app
 from ._state import (
     ApiKey,
     FakeComputer,
@@ -52,11 +44,13 @@ from ._state import (
 from ._state_agent import AgentWorld
 from ._state_files import FileStore
 from ._state_templates import TemplateRegistry
+from ._ws_core import SessionHub
 
 if TYPE_CHECKING:
     from orgo_async import AsyncOrgo
 
 __all__ = [
+    "EXEC_WARNING",
     "BashHandler",
     "ExecHandler",
     "FakeOrgo",
@@ -67,15 +61,6 @@ __all__ = [
 
 log = logging.getLogger("orgo_async.testing")
 
-#: ``handler(command, computer)`` for ``/bash``: returns the output (``str``), ``(output,
-#: exit_code)``, an exit code (``int``), a dict merged into the response, or ``None``;
-#: may be a coroutine function.
-BashHandler = Callable[[str, FakeComputer], Any]
-#: ``handler(code, computer)`` for ``/exec``: returns the output (``str``), a dict merged
-#: into the response (``output``, ``success``, ``error``, ``error_type``, ``timeout``),
-#: or ``None``; may be a coroutine function.
-ExecHandler = Callable[[str, FakeComputer], Any]
-
 EXEC_WARNING = (
     "\n"
     "!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n"
@@ -84,52 +69,6 @@ EXEC_WARNING = (
     "!! API key can run commands here. Use only on loopback, only for testing.     !!\n"
     "!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n"
 )
-
-
-@dataclass
-class Timings:
-    """Seconds each state transition takes; ``wait_scale`` multiplies ``/wait`` sleeps."""
-
-    create: float = 0.02  # creating -> starting
-    boot: float = 0.05  # starting -> running (after create or start)
-    stop: float = 0.05  # stopping -> stopped
-    restart: float = 0.05  # restarting -> running
-    wait_scale: float = 1.0
-
-    @classmethod
-    def instant(cls) -> Timings:
-        """Every transition immediate (``/wait`` still sleeps for real)."""
-        return cls(create=0.0, boot=0.0, stop=0.0, restart=0.0)
-
-
-@dataclass
-class PlanLimits:
-    """The emulated account's plan: caps checked by create, clone and resize."""
-
-    max_vcpus: int = 16
-    max_mem_gb: int = 64
-    max_disk_gb: int = 500
-    max_bandwidth_mbps: int = 10_000
-    max_computers: int | None = None
-
-
-@dataclass
-class RecordedRequest:
-    """One HTTP request as the emulator received it (``fake.requests``)."""
-
-    method: str
-    path: str
-    query: dict[str, str]
-    headers: dict[str, str]
-    body: bytes
-    request_id: str
-    json: Any = field(default=None)
-
-    def __repr__(self) -> str:
-        # Headers carry the API key and ?token= a WebSocket token or the API key (the
-        # hosted agent): keep them out of reprs (and so out of test logs).
-        query = {k: "***" if k == "token" else v for k, v in self.query.items()}
-        return f"RecordedRequest({self.method} {self.path} query={query} json={self.json!r})"
 
 
 class FakeOrgo:
@@ -190,6 +129,8 @@ class FakeOrgo:
         self._bash_handler: BashHandler | None = None
         self._exec_handler: ExecHandler | None = None
         self._runner: web.AppRunner | None = None
+        self._site: web.TCPSite | None = None
+        self._ws_hub: SessionHub | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._workdir: str | None = None
         self._pid = 4000
@@ -205,12 +146,9 @@ class FakeOrgo:
             raise RuntimeError("FakeOrgo already started")
         if self.allow_exec:
             log.warning(EXEC_WARNING)
-        from ._rest import build_app
-
+        app, self._ws_hub = build_app(self)
         # A short shutdown grace: a test that abandons a slow request must not hang close().
-        runner = web.AppRunner(
-            build_app(self), access_log=None, handle_signals=False, shutdown_timeout=1.0
-        )
+        runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1.0)
         await runner.setup()
         site = web.TCPSite(runner, self.host, self.port)
         try:
@@ -219,6 +157,7 @@ class FakeOrgo:
             await runner.cleanup()
             raise
         self._runner = runner
+        self._site = site
         server = site._server
         assert server is not None
         sockets = getattr(server, "sockets", None) or []
@@ -229,7 +168,19 @@ class FakeOrgo:
         return self
 
     async def close(self) -> None:
-        """Stop serving, cancel pending transitions, close open sockets."""
+        """Stop serving: no new connections, open WebSockets closed with 1001 (their
+        channels cleaned up: shells killed, tunnels closed), pending transitions
+        cancelled, then the server shut down.
+
+        The WebSockets are closed while the server still reads, so each close handshake
+        completes as soon as the peer answers (aiohttp's own shutdown stops reading
+        first, which would make every open socket wait out its close timeout).
+        """
+        if self._site is not None:
+            site, self._site = self._site, None
+            await site.stop()  # stop listening; open connections keep working
+        if self._ws_hub is not None:
+            await self._ws_hub.close_all()
         for task in list(self._tasks):
             task.cancel()
         for task in list(self._tasks):
@@ -305,6 +256,16 @@ class FakeOrgo:
         )
         self.world.computers[c.id] = c
         return c
+
+    @property
+    def bash_handler(self) -> BashHandler | None:
+        """The handler answering ``/bash`` (set with :meth:`on_bash`), or ``None``."""
+        return self._bash_handler
+
+    @property
+    def exec_handler(self) -> ExecHandler | None:
+        """The handler answering ``/exec`` (set with :meth:`on_exec`), or ``None``."""
+        return self._exec_handler
 
     def on_bash(self, handler: BashHandler | None) -> BashHandler | None:
         """Answer ``/bash`` with ``handler`` (see :data:`BashHandler`); usable as a decorator.

@@ -1,6 +1,6 @@
 """The emulator's world: accounts, workspaces, computers, their action logs and event hubs.
 
-This module is the contract between the emulator's REST side (``_rest.py``) and its
+This module is the contract between the emulator's REST side (``_rest_*.py``) and its
 WebSocket side (``_ws_*.py``). It is plain data plus a little bookkeeping, with no
 aiohttp in it, so both sides (and tests) can read and change the world directly.
 
@@ -163,6 +163,19 @@ class FakeComputer:
         for cb in list(self.on_rotate):
             cb()
         return self.vnc_password
+
+    def end_stream(self, *, terminated: bool) -> bool:
+        """End a running RTMP stream (``terminated``: killed by a stop or restart rather
+        than asked to stop); ``False`` when none was running."""
+        if self.stream.get("status") != "streaming":
+            return False
+        self.stream = (
+            {"status": "terminated", "message": "Stream process was terminated unexpectedly"}
+            if terminated
+            else {"status": "idle"}
+        )
+        self.events.publish("audio_stream_stop", {})
+        return True
 
     def take_ws_fault(self, channel: str) -> WsFault | None:
         """The next scripted fault for ``channel``, consuming one use of it."""

@@ -23,19 +23,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
 from aiohttp import WSMsgType, web
 
 from ._agent_script import Desktop
 from ._rest_chat import run_agent
+from ._rest_http import ApiError, Emulator
+from ._rest_objects import require_running, visible_computer
+from ._state import ApiKey, FakeComputer
 from ._state_agent import AgentRunRecord, Step
 
-if TYPE_CHECKING:
-    from ._server import FakeOrgo
-    from ._state import FakeComputer
-
-__all__ = ["add_agent_route"]
+__all__ = ["AgentSockets"]
 
 START_TIMEOUT: Final = 30.0
 CLOSE_WAIT: Final = 5.0
@@ -48,7 +47,7 @@ class _Dropped(Exception):
 class AgentSession:
     """One ``/ws/prompt`` socket."""
 
-    def __init__(self, fake: FakeOrgo, desktop: Desktop, ws: web.WebSocketResponse) -> None:
+    def __init__(self, fake: Emulator, desktop: Desktop, ws: web.WebSocketResponse) -> None:
         self.fake = fake
         self.desktop = desktop
         self.ws = ws
@@ -87,16 +86,15 @@ class AgentSession:
         if not self.started.done():
             self.started.set_result({"type": "closed"})
 
-    def _computer(self, key_user: str, key_ws: str | None, computer_id: Any) -> FakeComputer | None:
+    def _computer(self, key: ApiKey, computer_id: Any) -> FakeComputer | None:
+        """The computer if ``key`` may see it (the REST lookup's rules), else ``None``."""
         c = self.fake.world.computers.get(computer_id) if isinstance(computer_id, str) else None
-        if c is None:
+        try:
+            return visible_computer(self.fake, key, c)
+        except ApiError:
             return None
-        ws = self.fake.world.workspaces.get(c.workspace_id)
-        if ws is None or ws.user_id != key_user or key_ws not in (None, c.workspace_id):
-            return None
-        return c
 
-    async def run(self, key_user: str, key_ws: str | None) -> None:
+    async def run(self, key: ApiKey) -> None:
         start = await asyncio.wait_for(self.started, START_TIMEOUT)
         if start.get("type") == "closed":
             return
@@ -108,13 +106,13 @@ class AgentSession:
         if not isinstance(instruction, str) or not instruction.strip():
             await self.fail("config.instruction is required")
             return
-        c = self._computer(key_user, key_ws, config.get("computer_id"))
+        c = self._computer(key, config.get("computer_id"))
         if c is None:
             await self.fail("Computer not found")
             return
-        if c.status == "suspended":
-            c.set_status("running")
-        if c.status != "running":
+        try:
+            require_running(c)  # a suspended computer resumes, as for a REST action
+        except ApiError:
             await self.fail(f"Computer is {c.status}, not running")
             return
         world = self.fake.agent
@@ -151,23 +149,30 @@ class AgentSession:
         await self.send("result", {"success": True, "iterations": len(steps), "messages": messages})
 
 
-def add_agent_route(app: web.Application, fake: FakeOrgo, desktop: Desktop) -> None:
-    """Register ``GET /ws/prompt`` on ``app``; ``desktop`` performs the agent's actions."""
-    live: set[web.WebSocketResponse] = set()
+class AgentSockets:
+    """The ``GET /ws/prompt`` endpoint of one emulator and its open sessions;
+    ``desktop`` performs the agent's actions."""
 
-    async def handler(request: web.Request) -> web.WebSocketResponse:
+    def __init__(self, fake: Emulator, desktop: Desktop) -> None:
+        self.fake = fake
+        self.desktop = desktop
+        self._live: set[web.WebSocketResponse] = set()
+
+    async def handler(self, request: web.Request) -> web.WebSocketResponse:
+        """Serve one hosted-agent session (see the module docstring)."""
+        fake = self.fake
         ws = web.WebSocketResponse(max_msg_size=1 << 20)
         await ws.prepare(request)
         key = fake.world.keys.get(request.query.get("token", ""))
         if key is None:
             await ws.close(code=4401, message=b"Invalid API key")
             return ws
-        session = AgentSession(fake, desktop, ws)
-        live.add(ws)
+        session = AgentSession(fake, self.desktop, ws)
+        self._live.add(ws)
         fake.agent.open_sockets += 1
         reader = asyncio.ensure_future(session.reader())
         try:
-            await session.run(key.user_id, key.workspace_id)
+            await session.run(key)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(asyncio.shield(reader), CLOSE_WAIT)
             await ws.close()
@@ -179,13 +184,11 @@ def add_agent_route(app: web.Application, fake: FakeOrgo, desktop: Desktop) -> N
             reader.cancel()
             with contextlib.suppress(BaseException):
                 await reader
-            live.discard(ws)
+            self._live.discard(ws)
             fake.agent.open_sockets -= 1
         return ws
 
-    async def on_shutdown(_app: web.Application) -> None:
-        for ws in list(live):
+    async def on_shutdown(self, _app: web.Application) -> None:
+        """Close every open session with 1001 (the app's ``on_shutdown`` hook)."""
+        for ws in list(self._live):
             await ws.close(code=1001, message=b"server shutting down")
-
-    app.on_shutdown.append(on_shutdown)
-    app.router.add_get("/ws/prompt", handler)

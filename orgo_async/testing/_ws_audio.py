@@ -25,10 +25,10 @@ import asyncio
 from typing import TYPE_CHECKING, Any, Final
 
 from ._audio import FRAME_MS, TONE_HZ, ToneSource
-from ._ws import CLOSE_NORMAL, CLOSE_START_FAILED, WsSession, query_int, receive_json_loop
+from ._ws_core import CLOSE_NORMAL, CLOSE_START_FAILED, WsSession, query_int, receive_json_loop
 
 if TYPE_CHECKING:
-    from ._ws import FakeLike
+    from ._ws_core import FakeLike
 
 __all__ = ["audio_channel"]
 

@@ -19,10 +19,10 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, Any, Final
 
-from ._ws import WsSession, receive_json_loop
+from ._ws_core import WsSession, receive_json_loop
 
 if TYPE_CHECKING:
-    from ._ws import FakeLike
+    from ._ws_core import FakeLike
 
 __all__ = ["EVENT_TYPES", "events_channel"]
 

@@ -29,11 +29,11 @@ import ipaddress
 import sys
 from typing import TYPE_CHECKING, Any, Final
 
-from ._ws import CLOSE_NORMAL, CLOSE_START_FAILED, WsSession, query_int, receive_json_loop
+from ._ws_core import CLOSE_NORMAL, CLOSE_START_FAILED, WsSession, query_int, receive_json_loop
 
 if TYPE_CHECKING:
     from ._pty import PtyShell
-    from ._ws import FakeLike
+    from ._ws_core import FakeLike
 
 __all__ = ["shell_allowed", "terminal_channel"]
 
@@ -94,6 +94,28 @@ async def terminal_channel(session: WsSession, fake: FakeLike) -> None:
         await shell.close()
 
 
+async def _handle(session: WsSession, shell: PtyShell, msg: dict[str, Any]) -> None:
+    """One client message: ``input`` to the PTY, ``resize`` applied, else an error frame."""
+    kind = msg["type"]
+    if kind == "input":
+        data = msg.get("data")
+        if not isinstance(data, str):
+            await session.send_error("Invalid input message: 'data' must be a string")
+            return
+        await shell.write(data.encode("utf-8", errors="surrogatepass"))
+    elif kind == "resize":
+        c, r = msg.get("cols"), msg.get("rows")
+        if not (_valid_dim(c) and _valid_dim(r)):
+            await session.send_error(
+                f"Invalid resize message: 'cols' and 'rows' must be integers 1..{MAX_DIM}"
+            )
+            return
+        assert isinstance(c, int) and isinstance(r, int)
+        shell.resize(c, r)
+    else:
+        await session.send_error(f"Unknown message type: {kind}")
+
+
 async def _pump(session: WsSession, shell: PtyShell) -> None:
     decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
 
@@ -107,24 +129,7 @@ async def _pump(session: WsSession, shell: PtyShell) -> None:
                 return
 
     async def handle(msg: dict[str, Any]) -> None:
-        kind = msg["type"]
-        if kind == "input":
-            data = msg.get("data")
-            if not isinstance(data, str):
-                await session.send_error("Invalid input message: 'data' must be a string")
-                return
-            await shell.write(data.encode("utf-8", errors="surrogatepass"))
-        elif kind == "resize":
-            c, r = msg.get("cols"), msg.get("rows")
-            if not (_valid_dim(c) and _valid_dim(r)):
-                await session.send_error(
-                    f"Invalid resize message: 'cols' and 'rows' must be integers 1..{MAX_DIM}"
-                )
-                return
-            assert isinstance(c, int) and isinstance(r, int)
-            shell.resize(c, r)
-        else:
-            await session.send_error(f"Unknown message type: {kind}")
+        await _handle(session, shell, msg)
 
     async def exited() -> None:
         code = await shell.wait()

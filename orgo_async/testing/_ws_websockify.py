@@ -33,10 +33,10 @@ from aiohttp import WSMsgType
 
 from ._rfb import RfbServer
 from ._state import Action
-from ._ws import CLOSE_INTERNAL, CLOSE_NORMAL, CLOSE_UNSUPPORTED, WsSession
+from ._ws_core import CLOSE_INTERNAL, CLOSE_NORMAL, CLOSE_UNSUPPORTED, WsSession
 
 if TYPE_CHECKING:
-    from ._ws import FakeLike
+    from ._ws_core import FakeLike
 
 __all__ = ["CHUNK", "websockify_channel"]
 

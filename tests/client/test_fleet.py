@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator, Iterator
+from typing import TypeVar
 
 import pytest
 
 from orgo_async import (
     AsyncOrgo,
+    Computer,
     ComputerStateError,
     FleetResult,
+    FleetRun,
     NotFoundError,
     RateLimitError,
     WaitTimeoutError,
+    Watch,
 )
 from tests.conftest import API_KEY, RecordingServer
 
@@ -30,12 +35,12 @@ async def test_get_many_bounded_concurrency_and_errors_as_values(server: Recordi
     )
     all_ids = [*ids[:60], "missing", "../bad", *ids[60:]]
     async with AsyncOrgo(api_key=API_KEY, base_url=server.base_url, max_retries=0) as orgo:
-        seen: dict[str, FleetResult[object]] = {}
+        seen: dict[str, FleetResult[Computer]] = {}
         async with orgo.computers.get_many(all_ids, concurrency=8) as results:
             async for r in results:
                 seen[r.id] = r
     assert set(seen) == set(all_ids)
-    assert all(seen[c].ok and seen[c].unwrap().id == c for c in ids)  # type: ignore[attr-defined]
+    assert all(seen[c].ok and seen[c].unwrap().id == c for c in ids)
     assert isinstance(seen["missing"].error, NotFoundError)
     assert isinstance(seen["../bad"].error, ValueError)
     with pytest.raises(NotFoundError):
@@ -70,6 +75,8 @@ async def test_get_many_stops_early_without_leaving_tasks(server: RecordingServe
 
 async def test_get_many_slow_consumer_keeps_memory_bounded(server: RecordingServer) -> None:
     ids = [f"c{i}" for i in range(200)]
+    for cid in ids:
+        server.respond("GET", f"/api/computers/{cid}", json=_computer(cid))
     async with AsyncOrgo(api_key=API_KEY, base_url=server.base_url) as orgo:
         run = orgo.computers.get_many(ids, concurrency=4)
         async with run:
@@ -78,10 +85,11 @@ async def test_get_many_slow_consumer_keeps_memory_bounded(server: RecordingServ
             assert run.buffered <= 8
             assert len(server.requests) <= 1 + 8 + 4
             rest = [r async for r in run]
-    assert first.id == "c0" or first.ok
-    assert len(rest) == 199 and not [
-        r for r in rest if r.error is not None and not isinstance(r.error, Exception)
-    ]
+    # Stalling lost nothing and duplicated nothing: every id once, each with its own value.
+    got = [first, *rest]
+    assert sorted(r.id for r in got) == sorted(ids)
+    assert [r.id for r in got if not r.ok] == []
+    assert all(r.unwrap().id == r.id for r in got)
 
 
 async def test_wait_until_many_all_running(server: RecordingServer) -> None:
@@ -142,3 +150,147 @@ async def test_governor_makes_concurrent_tasks_wait(
         await asyncio.gather(*(orgo.workspaces.list() for _ in range(5)))
     # Every one of the five other tasks waited for the governor instead of hammering.
     assert len(no_sleep) == 5 and all(1.5 < d <= 2.0 for d in no_sleep)
+
+
+# -- a worker that dies of something that is not about one computer ----------------------
+#
+# Each of these hung forever before the fix (the dead worker never handed over, so the
+# consumer waited for an end marker nobody would push). A hang is turned into a clear
+# failure after a short bound instead of the 60 s per-test timeout.
+
+T = TypeVar("T")
+
+
+class IdsBroke(Exception):
+    """What a generator reading ids from a database might raise."""
+
+
+class Fatal(BaseException):
+    """Not an ``Exception``: must not be swallowed as one computer's error either."""
+
+
+async def _drain(it: AsyncIterator[T], what: str) -> list[T]:
+    """Consume ``it``; a hang fails in 5 s with a message instead of a bare timeout."""
+    got: list[T] = []
+
+    async def run() -> None:
+        async for item in it:
+            got.append(item)
+
+    done, _ = await asyncio.wait({asyncio.ensure_future(run())}, timeout=5)
+    if not done:
+        pytest.fail(f"{what} hung: the error never reached the consumer")
+    done.pop().result()  # re-raise what the iteration raised
+    return got
+
+
+def _our_tasks(before: set[asyncio.Task[object]]) -> list[asyncio.Task[object]]:
+    """Tasks started since ``before``, minus the loopback server's own handlers."""
+    return [
+        t
+        for t in asyncio.all_tasks() - before
+        if not getattr(t.get_coro(), "__qualname__", "").startswith("RequestHandler.")
+        and not t.done()
+    ]
+
+
+async def test_get_many_raises_when_the_ids_iterable_raises(server: RecordingServer) -> None:
+    def ids() -> Iterator[str]:
+        for i in range(10):
+            yield f"c{i}"
+        raise IdsBroke("database went away")
+
+    before = asyncio.all_tasks()
+    async with AsyncOrgo(api_key=API_KEY, base_url=server.base_url) as orgo:
+        run = orgo.computers.get_many(ids(), concurrency=4)
+        with pytest.raises(IdsBroke, match="database went away"):
+            async with run:
+                await _drain(run, "get_many over a raising generator")
+        assert [w for w in run._workers if not w.done()] == []
+        assert _our_tasks(before) == []
+        # Only the ids pulled before the error were fetched.
+        assert len(server.requests) == 10
+        # The run is over: iterating again ends at once instead of hanging.
+        assert await _drain(run, "get_many after its error") == []
+
+
+async def test_get_many_raises_when_the_first_id_raises(server: RecordingServer) -> None:
+    def ids() -> Iterator[str]:
+        raise IdsBroke("no ids at all")
+        yield "never"  # pragma: no cover
+
+    async with AsyncOrgo(api_key=API_KEY, base_url=server.base_url) as orgo:
+        with pytest.raises(IdsBroke):
+            async with orgo.computers.get_many(ids(), concurrency=8) as results:
+                await _drain(results, "get_many over a generator failing at once")
+    assert server.requests == []
+
+
+async def test_fleet_run_hands_over_a_base_exception_and_stops_the_others() -> None:
+    started: list[str] = []
+
+    async def fetch(cid: str) -> str:
+        started.append(cid)
+        if cid == "c3":
+            raise Fatal("not about one computer")
+        await asyncio.sleep(0 if cid < "c3" else 30)  # the others would take long
+        return cid
+
+    before = asyncio.all_tasks()
+    run = FleetRun([f"c{i}" for i in range(8)], fetch, concurrency=4)
+    with pytest.raises(Fatal):
+        async with run:
+            await _drain(run, "FleetRun with a worker dying of a BaseException")
+    assert _our_tasks(before) == []
+    assert "c7" not in started  # nobody pulled more ids after the failure
+
+
+async def test_watch_hands_over_a_dead_worker(server: RecordingServer) -> None:
+    def status_of(c: object) -> str:
+        raise IdsBroke("status_of is broken")
+
+    async with AsyncOrgo(api_key=API_KEY, base_url=server.base_url) as orgo:
+        for cid in ("w0", "w1"):
+            server.respond("GET", f"/api/computers/{cid}", json=_computer(cid))
+        before = asyncio.all_tasks()
+        watch = Watch(["w0", "w1"], orgo.computers.get, status_of, interval=0.05, concurrency=2)
+        with pytest.raises(IdsBroke, match="status_of is broken"):
+            async with watch:
+                await _drain(watch, "watch with a dying worker")
+        assert _our_tasks(before) == []
+        assert await _drain(watch, "watch after its error") == []
+
+
+async def test_watch_errors_of_one_computer_stay_values(server: RecordingServer) -> None:
+    server.respond("GET", "/api/computers/gone", status=404, json={"error": "Computer not found"})
+    async with (
+        AsyncOrgo(api_key=API_KEY, base_url=server.base_url, max_retries=0) as orgo,
+        orgo.computers.watch(["gone"], interval=0.05) as changes,
+    ):
+        first = await asyncio.wait_for(changes.__anext__(), 5)
+        second = await asyncio.wait_for(changes.__anext__(), 5)
+    assert isinstance(first.error, NotFoundError) and isinstance(second.error, NotFoundError)
+
+
+async def test_wait_until_many_raises_the_first_error_and_leaves_nothing(
+    server: RecordingServer,
+) -> None:
+    server.respond("GET", "/api/computers/a", json=_computer("a", "starting"), delay=0.5)
+    server.respond("GET", "/api/computers/b", status=404, json={"error": "Computer not found"})
+    before = asyncio.all_tasks()
+    async with AsyncOrgo(api_key=API_KEY, base_url=server.base_url, max_retries=0) as orgo:
+        with pytest.raises(NotFoundError):
+            async with asyncio.timeout(5):  # would be a hang, not the 404
+                await orgo.computers.wait_until(["a", "b"], timeout=30, interval=0.01)
+        assert _our_tasks(before) == []
+
+
+async def test_wait_until_with_a_raising_ids_iterable_raises_it(server: RecordingServer) -> None:
+    def ids() -> Iterator[str]:
+        yield "a"
+        raise IdsBroke("mid-iteration")
+
+    async with AsyncOrgo(api_key=API_KEY, base_url=server.base_url) as orgo:
+        with pytest.raises(IdsBroke):
+            await orgo.computers.wait_until(ids(), timeout=5)  # type: ignore[call-overload]
+    assert server.requests == []

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 import uuid
 
 
@@ -35,7 +36,16 @@ def main(base_url: str, api_key: str) -> dict[str, object]:
     out["wait"] = computer.wait(0.1)
     out["status"] = computer.status()["status"]
     out["restart"] = computer.restart()
-    out["status_after_restart"] = computer.status()["status"]
+    # What a user of the SDK does after a restart: poll until it runs again (the
+    # documented restart passes through "restarting").
+    seen = [computer.status()["status"]]
+    for _ in range(200):
+        if seen[-1] == "running":
+            break
+        time.sleep(0.02)
+        seen.append(computer.status()["status"])
+    out["statuses_after_restart"] = seen
+    out["status_after_restart"] = seen[-1]
     out["destroy"] = computer.destroy()
     return out
 

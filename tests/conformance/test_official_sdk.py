@@ -7,8 +7,10 @@ created on first use with ``pip install orgo==0.0.47``. The interpreter is
 PATH. The test skips only when no such interpreter exists; a failing venv or pip install
 is a failure.
 
-The emulator runs with instant state transitions: the official SDK acts on a computer
-right after creating it, which v-C's ``"status": "running"`` create answer allows.
+The script runs twice: against the *default* emulator (what a user gets: create answers
+``running`` as v-C documents, restart passes through ``restarting`` for a few tens of
+milliseconds) and with instant transitions. The official SDK acts on a computer right
+after creating it, which only works because the create answer says ``running``.
 """
 
 from __future__ import annotations
@@ -113,8 +115,9 @@ def official_python() -> str:
 
 
 @pytest.mark.timeout(600)
-async def test_official_sdk_runs_unchanged(official_python: str) -> None:
-    async with FakeOrgo(timings=Timings.instant()) as fake:
+@pytest.mark.parametrize("timings", [None, Timings.instant()], ids=["default", "instant"])
+async def test_official_sdk_runs_unchanged(official_python: str, timings: Timings | None) -> None:
+    async with FakeOrgo(timings=timings) as fake:
         seen: list[FakeComputer] = []
 
         def on_exec(code: str, computer: FakeComputer) -> dict[str, Any]:
@@ -168,6 +171,10 @@ async def test_official_sdk_runs_unchanged(official_python: str) -> None:
         assert result["status"] == "running"
         assert result["restart"] == {"success": True, "status": "restarting"}
         assert result["status_after_restart"] == "running"
+        assert set(result["statuses_after_restart"]) <= {"restarting", "running"}
+        polls = len(result["statuses_after_restart"])
+        if timings is not None:  # instant: running at the first look
+            assert polls == 1
         assert result["destroy"] == {"success": True}
 
         # What the emulator's desktop was asked to do: exactly what the SDK sent.
@@ -205,10 +212,10 @@ async def test_official_sdk_runs_unchanged(official_python: str) -> None:
         cid = computer.id
         calls = [(r.method, r.path.removeprefix("/api")) for r in fake.requests]
         assert calls[:3] == [("GET", "/projects"), ("POST", "/projects"), ("POST", "/computers")]
-        assert calls[-4:] == [
+        assert calls[-3 - polls :] == [
             ("GET", f"/computers/{cid}"),
             ("POST", f"/computers/{cid}/restart"),
-            ("GET", f"/computers/{cid}"),
+            *[("GET", f"/computers/{cid}")] * polls,
             ("DELETE", f"/computers/{cid}"),
         ]
         create = fake.requests[2].json

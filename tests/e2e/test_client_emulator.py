@@ -25,8 +25,7 @@ from orgo_async import (
     RateLimitError,
     Workspace,
 )
-from orgo_async.testing import FakeOrgo
-from orgo_async.testing._server import Timings
+from orgo_async.testing import FakeOrgo, Timings
 
 
 @pytest.fixture
@@ -46,6 +45,33 @@ async def _running(orgo: AsyncOrgo, name: str = "agent-1") -> tuple[Workspace, C
     c = await orgo.computers.create(workspace_id=ws.id, name=name)
     c = await orgo.computers.wait_until(c.id, "running", timeout=10)
     return ws, c
+
+
+async def test_default_emulator_create_then_act_at_once() -> None:
+    # The canonical program: create, then act. Against Orgo the 201 already says
+    # "running" (§4.1), so the default emulator must let the very next call through.
+    async with FakeOrgo() as fake, fake.client(max_retries=0) as orgo:
+        ws = await orgo.workspaces.create(name="w")
+        c = await orgo.computers.create(workspace_id=ws.id, name="agent")
+        assert c.status == "running" and c.connection_url and c.vnc_password
+        assert (await orgo.computers.click(c.id, 10, 20)).success
+        assert (await orgo.computers.restart(c.id)).status == "restarting"
+        c = await orgo.computers.wait_until(c.id, "running", timeout=10)
+        assert (await orgo.computers.key(c.id, "Enter")).success
+
+
+async def test_slow_boot_is_waited_for() -> None:
+    async with (
+        FakeOrgo(timings=Timings.slow_boot(create=0.05, boot=0.05)) as fake,
+        fake.client(max_retries=0) as orgo,
+    ):
+        ws = await orgo.workspaces.create(name="w")
+        c = await orgo.computers.create(workspace_id=ws.id, name="agent")
+        assert c.status == "creating"
+        with pytest.raises(BadRequestError, match="Desktop instance not available"):
+            await orgo.computers.click(c.id, 10, 20)
+        c = await orgo.computers.wait_until(c.id, "running", timeout=10)
+        assert (await orgo.computers.click(c.id, 10, 20)).success
 
 
 def _png_size(data: bytes) -> tuple[int, int]:

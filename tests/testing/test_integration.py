@@ -131,7 +131,7 @@ async def test_client_wait_until_sees_the_state_machine() -> None:
     from orgo_async.testing import Timings
 
     async with (
-        FakeOrgo(timings=Timings(create=0.02, boot=0.02)) as fake,
+        FakeOrgo(timings=Timings.slow_boot(create=0.02, boot=0.02)) as fake,
         fake.client(max_retries=0) as orgo,
     ):
         ws = await orgo.workspaces.create(name="w")

@@ -1,8 +1,8 @@
-"""Workspaces, computers and the lifecycle state machine, over plain HTTP."""
+"""Workspaces, computers, clone, move, resize and auto-stop, over plain HTTP (the state
+machine is in test_state_machine.py)."""
 
 from __future__ import annotations
 
-import asyncio
 import io
 import re
 import uuid
@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from orgo_async.testing import FakeOrgo, Timings
+from orgo_async.testing import FakeOrgo
 
 from .conftest import Http
 
@@ -281,107 +281,7 @@ async def test_unknown_computer_is_404(http: Http) -> None:
         assert body["error"] == "Computer not found"
 
 
-# -- state machine ------------------------------------------------------------------------
-
-
-async def wait_status(fake: FakeOrgo, cid: str, want: str) -> list[str]:
-    """Poll the world (bounded) until ``want``; returns the statuses seen."""
-    seen: list[str] = []
-    async with asyncio.timeout(5):
-        while True:
-            status = fake.computer(cid).status
-            if not seen or seen[-1] != status:
-                seen.append(status)
-            if status == want:
-                return seen
-            await asyncio.sleep(0.002)
-
-
-async def test_create_walks_creating_starting_running(http: Http, fake: FakeOrgo) -> None:
-    fake.timings = Timings(create=0.05, boot=0.05, stop=0.05, restart=0.05)
-    transitions: list[str] = []
-    ws = await http.workspace()
-    c = await http.computer(ws["id"])
-    assert c["status"] == "creating"
-    fake.computer(c["id"]).on_status.append(transitions.append)
-    status, body = await http.call("POST", f"/computers/{c['id']}/click", json={"x": 1, "y": 1})
-    assert (status, body["error"]) == (400, "Desktop instance not available")
-    await wait_status(fake, c["id"], "running")
-    assert transitions == ["starting", "running"]
-    status, got = await http.call("GET", f"/computers/{c['id']}")
-    assert got["status"] == "running"
-
-
-async def test_stop_start_restart_delete(http: Http, fake: FakeOrgo) -> None:
-    fake.timings = Timings(create=0, boot=0.03, stop=0.03, restart=0.03)
-    ws = await http.workspace()
-    c = await http.computer(ws["id"])
-    cid = c["id"]
-    await wait_status(fake, cid, "running")
-    seen: list[str] = []
-    rotations: list[int] = []
-    comp = fake.computer(cid)
-    comp.on_status.append(seen.append)
-    comp.on_rotate.append(lambda: rotations.append(1))
-
-    status, body = await http.call("POST", f"/computers/{cid}/start")
-    assert status == 409 and "not stopped" in body["error"]
-    status, body = await http.call("POST", f"/computers/{cid}/stop")
-    assert (status, body) == (200, {"success": True, "status": "stopping"})
-    status, body = await http.call("POST", f"/computers/{cid}/stop")
-    assert status == 409 and "not running" in body["error"]
-    await wait_status(fake, cid, "stopped")
-    status, body = await http.call("POST", f"/computers/{cid}/stop")
-    assert status == 409
-    status, body = await http.call("POST", f"/computers/{cid}/screenshot")
-    assert status == 405
-    status, body = await http.call("GET", f"/computers/{cid}/screenshot")
-    assert (status, body["error"]) == (400, "Desktop instance not available")
-
-    password = comp.vnc_password
-    status, body = await http.call("POST", f"/computers/{cid}/start")
-    assert (status, body) == (200, {"success": True, "status": "starting"})
-    assert comp.vnc_password != password  # stop -> start rotates (documented choice)
-    await wait_status(fake, cid, "running")
-
-    password = comp.vnc_password
-    status, body = await http.call(
-        "POST",
-        f"/computers/{cid}/restart",
-        data=b"null",
-        headers={"Content-Type": "application/json"},
-    )
-    assert (status, body) == (200, {"success": True, "status": "restarting"})
-    status, got = await http.call("GET", f"/computers/{cid}")
-    assert got["status"] == "restarting" and got["vnc_password"] != password
-    status, body = await http.call("POST", f"/computers/{cid}/restart")
-    assert status == 409
-    await wait_status(fake, cid, "running")
-    assert seen == ["stopping", "stopped", "starting", "running", "restarting", "running"]
-    assert len(rotations) == 2
-    assert comp.action_names() == ["stop", "start", "restart"]
-    assert {"type": "screen_change", "width": 1280, "height": 720} in [
-        {"type": e["type"], **e["data"]} for e in comp.events.history
-    ]
-
-    status, body = await http.call("DELETE", f"/computers/{cid}")
-    assert (status, body) == (200, {"success": True})
-    assert seen[-1] == "deleting"
-    status, body = await http.call("GET", f"/computers/{cid}")
-    assert status == 404
-
-
-async def test_restart_from_stopped_and_suspended_resume(
-    http: Http, fake: FakeOrgo, running: dict[str, Any]
-) -> None:
-    cid = running["id"]
-    comp = fake.computer(cid)
-    comp.set_status("suspended")
-    status, _ = await http.call("POST", f"/computers/{cid}/type", json={"text": "hi"})
-    assert status == 200 and comp.status == "running"  # suspended resumes on a call
-    await http.call("POST", f"/computers/{cid}/stop")
-    status, _ = await http.call("POST", f"/computers/{cid}/restart")
-    assert status == 200 and comp.status == "running"
+# -- clone, move, resize, auto-stop ---------------------------------------------------
 
 
 async def test_clone_names_and_copies(http: Http, fake: FakeOrgo, running: dict[str, Any]) -> None:
@@ -476,24 +376,3 @@ async def test_ensure_running(http: Http, fake: FakeOrgo, running: dict[str, Any
     status, body = await http.call("POST", f"/computers/{cid}/ensure-running")
     assert status == 200 and body["status"] == "running"
     assert body["instance_details"]["apiPort"] == fake.port
-
-
-async def test_delays_cancelled_on_close() -> None:
-    fake = FakeOrgo(timings=Timings(create=30, boot=30))
-    await fake.start()
-    ws = fake.add_workspace("w")
-    import aiohttp
-
-    async with (
-        aiohttp.ClientSession() as s,
-        s.post(
-            fake.base_url + "/computers",
-            json={"workspace_id": ws.id, "name": "c"},
-            headers={"Authorization": f"Bearer {fake.api_key}"},
-        ) as r,
-    ):
-        assert r.status == 201
-        assert (await r.json())["status"] == "creating"
-    assert fake._tasks
-    await fake.close()
-    assert not fake._tasks

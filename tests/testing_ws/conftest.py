@@ -8,6 +8,7 @@ It builds an ``aiohttp.web.Application`` with only :func:`add_websocket_routes`,
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -19,7 +20,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from orgo_async.testing._state import FakeComputer, FakeWorkspace, World
-from orgo_async.testing._ws import add_websocket_routes
+from orgo_async.testing._ws_routes import add_websocket_routes
 
 
 @dataclass
@@ -89,23 +90,29 @@ async def harness() -> AsyncIterator[Harness]:
         await h.close()
 
 
-async def recv_json(ws: ClientConnection, timeout: float = 10) -> dict[str, Any]:
-    """The next text frame, decoded (binary frames are a test failure here)."""
-    async with asyncio.timeout(timeout):
-        msg = await ws.recv()
+async def recv_json(ws: ClientConnection, timeout: float = 5) -> dict[str, Any]:
+    """The next text frame, decoded (binary frames are a test failure here); no frame
+    within ``timeout`` fails the test with that message."""
+    try:
+        async with asyncio.timeout(timeout):
+            msg = await ws.recv()
+    except TimeoutError:
+        pytest.fail(f"no frame from the server within {timeout:g} s")
     assert isinstance(msg, str), f"expected a text frame, got {len(msg)} bytes"
     obj = json.loads(msg)
     assert isinstance(obj, dict)
     return obj
 
 
-async def close_code(ws: ClientConnection, timeout: float = 10) -> int | None:
-    """Read until the server closes; return its close code."""
-    async with asyncio.timeout(timeout):
-        try:
-            while True:
-                await ws.recv()
-        except ConnectionClosed:
-            pass
+async def close_code(ws: ClientConnection, timeout: float = 5) -> int | None:
+    """Read until the server closes; return its close code (the test fails if the server
+    has not closed within ``timeout``)."""
+    try:
+        async with asyncio.timeout(timeout):
+            with contextlib.suppress(ConnectionClosed):
+                while True:
+                    await ws.recv()
+    except TimeoutError:
+        pytest.fail(f"the server did not close the socket within {timeout:g} s")
     rcvd = ws.protocol.close_rcvd
     return rcvd.code if rcvd is not None else None

@@ -1,7 +1,8 @@
-"""The emulator's WebSocket endpoints (reference §11): websockify, terminal, audio, events.
+"""The core of the emulator's WebSockets (reference §11): sessions, close codes, JSON frames.
 
-:func:`add_websocket_routes` registers ``GET /desktops/{instance_id}/ws/<channel>`` on an
-``aiohttp.web.Application``. Every channel shares the rules of §11.2, implemented here:
+Channel modules (``_ws_terminal``, ``_ws_audio``, ``_ws_events``, ``_ws_websockify``)
+import this module; the router (``_ws_routes``) imports both and runs every socket
+through the rules of §11.2:
 
 * the socket is always *accepted* first and then closed with a code, because that is
   what a browser sees from the real service: unknown instance -> 4404; ``?token=`` not
@@ -33,10 +34,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hmac
 import json
-import logging
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from aiohttp import WSMsgType, web
@@ -47,15 +46,23 @@ if TYPE_CHECKING:
 __all__ = [
     "CLOSE_BAD_TOKEN",
     "CLOSE_GOING_AWAY",
+    "CLOSE_INTERNAL",
     "CLOSE_NORMAL",
     "CLOSE_NOT_RUNNING",
     "CLOSE_START_FAILED",
+    "CLOSE_TIMEOUT",
+    "CLOSE_UNSUPPORTED",
+    "SHUTDOWN_ANSWER",
+    "Channel",
     "FakeLike",
+    "SessionHub",
     "WsSession",
-    "add_websocket_routes",
+    "close_reason",
+    "parse_client_json",
+    "query_int",
+    "receive_json_loop",
 ]
 
-log = logging.getLogger("orgo_async.testing.ws")
 
 CLOSE_NORMAL: Final = 1000
 CLOSE_GOING_AWAY: Final = 1001
@@ -65,33 +72,24 @@ CLOSE_BAD_TOKEN: Final = 4401
 CLOSE_NOT_RUNNING: Final = 4404
 CLOSE_START_FAILED: Final = 4500
 
-# Client messages on the JSON channels are small (keystrokes, subscriptions); 1 MiB
-# leaves room for a pasted file while bounding memory. websockify carries RFB client
-# messages (ClientCutText can be large), so it gets more.
-JSON_MAX_MSG: Final = 1 << 20
-WEBSOCKIFY_MAX_MSG: Final = 4 << 20
-# How long app shutdown waits for open sockets to clean up (a shell gets SIGHUP, then
-# SIGKILL after 1 s, so this is plenty).
-SHUTDOWN_GRACE: Final = 10.0
+# How long a close handshake may take: our close frame out, the peer's answer in. A
+# peer that has not answered by then is dropped; close_all() waits as long for the
+# channels to clean up (a shell gets SIGHUP, then SIGKILL after 1 s).
+CLOSE_TIMEOUT: Final = 2.0
+# When the server goes away: a peer that reads answers a close within milliseconds on
+# loopback; one that stopped reading never will, so it is not waited for long.
+SHUTDOWN_ANSWER: Final = 0.25
 
 
 class FakeLike(Protocol):
     """What the WebSocket side needs from the emulator (``FakeOrgo`` satisfies it)."""
 
-    @property
-    def world(self) -> World:
-        """The emulated world; computers are looked up by ``instance_id``."""
-        ...
-
-    @property
-    def vnc_target(self) -> tuple[str, int] | None:
-        """A real VNC server to tunnel websockify to, or ``None`` for the built-in one."""
-        ...
-
-    @property
-    def allow_exec(self) -> bool:
-        """Whether local commands may run (the terminal spawns a real shell only then)."""
-        ...
+    #: The emulated world; computers are looked up by ``instance_id``.
+    world: World
+    #: A real VNC server to tunnel websockify to, or ``None`` for the built-in one.
+    vnc_target: tuple[str, int] | None
+    #: Whether local commands may run for any peer (loopback peers always get a shell).
+    allow_exec: bool
 
 
 class WsSession:
@@ -125,6 +123,9 @@ class WsSession:
         self._fault_code = fault_code
         self._fault_after = fault_after
         self._fault_reason = fault_reason
+        #: How long the final close waits for the peer's answer (``None``: the socket's
+        #: own close timeout). Shortened when the server goes away (see SessionHub).
+        self.answer_within: float | None = None
 
     @property
     def closing(self) -> bool:
@@ -142,7 +143,8 @@ class WsSession:
         """Return once a close was requested."""
         await self._closing.wait()
 
-    def _check_fault(self) -> None:
+    def check_fault(self) -> None:
+        """Close now if a scripted fault's frame count is reached (0: before any frame)."""
         if self._fault_code is not None and self.frames_sent >= self._fault_after:
             self.request_close(self._fault_code, self._fault_reason)
 
@@ -168,7 +170,7 @@ class WsSession:
                 self.request_close(CLOSE_GOING_AWAY, "connection lost")
                 return False
             self.frames_sent += 1
-            self._check_fault()
+            self.check_fault()
             return True
 
     async def send_error(self, message: str) -> bool:
@@ -176,7 +178,7 @@ class WsSession:
         return await self.send_json({"type": "error", "message": message})
 
 
-def _close_reason(reason: str) -> bytes:
+def close_reason(reason: str) -> bytes:
     """A close reason within the 123-byte limit, cut on a UTF-8 character boundary."""
     return reason.encode()[:120].decode("utf-8", errors="ignore").encode()
 
@@ -197,6 +199,7 @@ def parse_client_json(data: str) -> tuple[dict[str, Any] | None, str]:
     return obj, ""
 
 
+#: A channel: serves one accepted session until it ends or is asked to close.
 Channel = Callable[[WsSession, "FakeLike"], Coroutine[Any, Any, None]]
 
 
@@ -209,84 +212,6 @@ def query_int(request: web.Request, name: str, default: int) -> int | None:
         return int(raw)
     except ValueError:
         return None
-
-
-async def _serve(
-    request: web.Request,
-    fake: FakeLike,
-    channel_name: str,
-    channel: Channel,
-    *,
-    max_msg_size: int,
-    protocols: tuple[str, ...] = (),
-    live: set[WsSession],
-) -> web.WebSocketResponse:
-    ws = web.WebSocketResponse(max_msg_size=max_msg_size, protocols=protocols)
-    await ws.prepare(request)
-    computer = fake.world.computer_by_instance(request.match_info["instance_id"])
-    if computer is None:
-        await ws.close(code=CLOSE_NOT_RUNNING, message=b"computer not found or not running")
-        return ws
-    token = request.query.get("token", "")
-    # compare_digest: the token is a password; don't leak it through timing.
-    if not hmac.compare_digest(token.encode(), computer.vnc_password.encode()):
-        await ws.close(code=CLOSE_BAD_TOKEN, message=b"invalid token")
-        return ws
-    if computer.status != "running":
-        await ws.close(code=CLOSE_NOT_RUNNING, message=b"computer not found or not running")
-        return ws
-
-    fault = computer.take_ws_fault(channel_name)
-    session = WsSession(
-        ws,
-        computer,
-        request,
-        fault_code=fault.close_code if fault else None,
-        fault_after=fault.after_frames if fault else 0,
-        fault_reason=fault.reason if fault else "",
-    )
-
-    def on_rotate() -> None:
-        session.request_close(CLOSE_BAD_TOKEN, "password rotated")
-
-    def on_status(status: str) -> None:
-        if status != "running":
-            session.request_close(CLOSE_GOING_AWAY, "computer is " + status)
-
-    computer.on_rotate.append(on_rotate)
-    computer.on_status.append(on_status)
-    live.add(session)
-    session._check_fault()  # after_frames=0: close before any frame
-    main: asyncio.Task[None] = asyncio.create_task(
-        channel(session, fake), name=f"orgo-fake-ws-{channel_name}"
-    )
-    closing = asyncio.create_task(session.wait_closing())
-    try:
-        await asyncio.wait({main, closing}, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        live.discard(session)
-        with contextlib.suppress(ValueError):
-            computer.on_rotate.remove(on_rotate)
-        with contextlib.suppress(ValueError):
-            computer.on_status.remove(on_status)
-        for task in (main, closing):
-            task.cancel()
-        # The channel's own cleanup (killing the shell, closing the TCP tunnel) runs in
-        # its finally blocks; wait for it so nothing outlives the handler.
-        results = await asyncio.gather(main, closing, return_exceptions=True)
-        for result in results:
-            if isinstance(result, Exception):
-                log.error("websocket %s channel failed", channel_name, exc_info=result)
-                session.request_close(CLOSE_INTERNAL, "internal error")
-    session.request_close(CLOSE_NORMAL)
-    try:
-        if not ws.closed:
-            code = session.close_code if session.close_code is not None else CLOSE_NORMAL
-            with contextlib.suppress(ConnectionError, RuntimeError):
-                await ws.close(code=code, message=_close_reason(session.close_reason))
-    finally:
-        session.done.set()
-    return ws
 
 
 async def receive_json_loop(
@@ -322,52 +247,52 @@ async def receive_json_loop(
             return
 
 
-def add_websocket_routes(app: web.Application, fake: FakeLike) -> None:
-    """Register the four WebSocket endpoints of §11 on ``app`` for ``fake``'s world.
+class SessionHub:
+    """The open sessions of one application, so that they can be closed together.
 
-    Also hooks ``app.on_shutdown``: when the app shuts down, every open socket is closed
-    with 1001 (going away) and its channel cleaned up (shells killed, tunnels closed)
-    before the hook returns.
+    :meth:`close_all` while the server still reads lets every close handshake complete
+    (the peers' answers arrive); once :attr:`closed`, new handshakes are closed with 1001
+    at once, so a reconnecting client cannot slip in while the server goes away.
     """
-    from ._ws_audio import audio_channel
-    from ._ws_events import events_channel
-    from ._ws_terminal import terminal_channel
-    from ._ws_websockify import websockify_channel
 
-    def route(
-        name: str, channel: Channel, max_size: int, protocols: tuple[str, ...] = ()
-    ) -> Callable[[web.Request], Awaitable[web.WebSocketResponse]]:
-        async def handler(request: web.Request) -> web.WebSocketResponse:
-            return await _serve(
-                request,
-                fake,
-                name,
-                channel,
-                max_msg_size=max_size,
-                protocols=protocols,
-                live=live,
-            )
+    def __init__(self) -> None:
+        self._live: set[WsSession] = set()
+        #: Set by :meth:`close_all`: the application is going away.
+        self.closed = False
 
-        return handler
+    def __len__(self) -> int:
+        return len(self._live)
 
-    live: set[WsSession] = set()
+    @contextlib.contextmanager
+    def holding(self, session: WsSession) -> Iterator[None]:
+        """Count ``session`` as open for the duration of the ``with`` block."""
+        self._live.add(session)
+        try:
+            yield
+        finally:
+            self._live.discard(session)
 
-    async def on_shutdown(_app: web.Application) -> None:
-        sessions = list(live)
+    async def close_all(
+        self,
+        code: int = CLOSE_GOING_AWAY,
+        reason: str = "server shutting down",
+        *,
+        answer_within: float = SHUTDOWN_ANSWER,
+    ) -> None:
+        """Close every open session with ``code`` and return once their channels are
+        cleaned up (shells killed, tunnels closed; at most :data:`CLOSE_TIMEOUT`).
+
+        Each socket waits at most ``answer_within`` seconds for the peer's answer to its
+        close frame; a peer that does not answer by then (one that stopped reading, or
+        a server that no longer reads) has its connection dropped.
+        """
+        self.closed = True
+        sessions = list(self._live)
         for session in sessions:
-            session.request_close(CLOSE_GOING_AWAY, "server shutting down")
+            if session.answer_within is None or answer_within < session.answer_within:
+                session.answer_within = answer_within
+            session.request_close(code, reason)
         if sessions:
             with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(SHUTDOWN_GRACE):
+                async with asyncio.timeout(CLOSE_TIMEOUT + answer_within):
                     await asyncio.gather(*(s.done.wait() for s in sessions))
-
-    app.on_shutdown.append(on_shutdown)
-    base = "/desktops/{instance_id}/ws/"
-    app.router.add_get(base + "terminal", route("terminal", terminal_channel, JSON_MAX_MSG))
-    app.router.add_get(base + "audio", route("audio", audio_channel, JSON_MAX_MSG))
-    app.router.add_get(base + "events", route("events", events_channel, JSON_MAX_MSG))
-    app.router.add_get(
-        base + "websockify",
-        # noVNC offers the "binary" subprotocol; agree to it when asked.
-        route("websockify", websockify_channel, WEBSOCKIFY_MAX_MSG, ("binary",)),
-    )
