@@ -13,6 +13,7 @@ registered by :func:`._ws_routes.add_websocket_routes`.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Protocol
 
 from aiohttp import web
@@ -28,7 +29,7 @@ from ._ws_agent import AgentSockets
 from ._ws_core import FakeLike, SessionHub
 from ._ws_routes import add_websocket_routes
 
-__all__ = ["build_app", "route_table"]
+__all__ = ["OpenSockets", "build_app", "route_table"]
 
 #: Request bodies above this are answered 413 (a pasted file fits; a runaway client not).
 MAX_BODY = 2 * 1024 * 1024
@@ -130,9 +131,23 @@ class _Fake(Emulator, FakeLike, Protocol):
     """Both sides' contracts: what :func:`build_app` needs."""
 
 
-def build_app(fake: _Fake) -> tuple[web.Application, SessionHub]:
-    """The emulator's ``aiohttp`` application, and the hub of its open WebSockets (closed
-    by :meth:`FakeOrgo.close <orgo_async.testing.FakeOrgo.close>` before the server)."""
+class OpenSockets:
+    """Every WebSocket the application holds open: the desktop channels' and the hosted
+    agent's sessions."""
+
+    def __init__(self, hub: SessionHub, agent: AgentSockets) -> None:
+        self.hub = hub
+        self.agent = agent
+
+    async def close_all(self) -> None:
+        """Close them all with 1001 and return once their handlers are done with them
+        (:meth:`SessionHub.close_all <._ws_core.SessionHub.close_all>`)."""
+        await asyncio.gather(self.hub.close_all(), self.agent.close_all())
+
+
+def build_app(fake: _Fake) -> tuple[web.Application, OpenSockets]:
+    """The emulator's ``aiohttp`` application, and its open WebSockets (closed by
+    :meth:`FakeOrgo.close <orgo_async.testing.FakeOrgo.close>` before the server)."""
     # Outermost first: the upload limit must apply before the HTTP shell reads the body;
     # nested_errors rewrites the shell's flat errors under /api/v1/.
     middlewares = [nested_errors, upload_limit, api_middleware(fake)]
@@ -143,4 +158,4 @@ def build_app(fake: _Fake) -> tuple[web.Application, SessionHub]:
         app.router.add_route(method, path, handler)
     app.on_shutdown.append(agent.on_shutdown)
     hub = add_websocket_routes(app, fake)
-    return app, hub
+    return app, OpenSockets(hub, agent)

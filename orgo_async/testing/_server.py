@@ -32,7 +32,7 @@ from aiohttp import web
 from ._config import BashHandler, ExecHandler, PlanLimits, Timings
 from ._faults import Faults
 from ._rest_http import RecordedRequest
-from ._routes import build_app
+from ._routes import OpenSockets, build_app
 from ._state import (
     ApiKey,
     FakeComputer,
@@ -44,7 +44,6 @@ from ._state import (
 from ._state_agent import AgentWorld
 from ._state_files import FileStore
 from ._state_templates import TemplateRegistry
-from ._ws_core import SessionHub
 
 if TYPE_CHECKING:
     from orgo_async import AsyncOrgo
@@ -130,7 +129,7 @@ class FakeOrgo:
         self._exec_handler: ExecHandler | None = None
         self._runner: web.AppRunner | None = None
         self._site: web.TCPSite | None = None
-        self._ws_hub: SessionHub | None = None
+        self._sockets: OpenSockets | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._workdir: str | None = None
         self._pid = 4000
@@ -146,7 +145,7 @@ class FakeOrgo:
             raise RuntimeError("FakeOrgo already started")
         if self.allow_exec:
             log.warning(EXEC_WARNING)
-        app, self._ws_hub = build_app(self)
+        app, self._sockets = build_app(self)
         # A short shutdown grace: a test that abandons a slow request must not hang close().
         runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1.0)
         await runner.setup()
@@ -179,8 +178,8 @@ class FakeOrgo:
         if self._site is not None:
             site, self._site = self._site, None
             await site.stop()  # stop listening; open connections keep working
-        if self._ws_hub is not None:
-            await self._ws_hub.close_all()
+        if self._sockets is not None:
+            await self._sockets.close_all()
         for task in list(self._tasks):
             task.cancel()
         for task in list(self._tasks):

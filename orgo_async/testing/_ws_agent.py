@@ -33,11 +33,14 @@ from ._rest_http import ApiError, Emulator
 from ._rest_objects import require_running, visible_computer
 from ._state import ApiKey, FakeComputer
 from ._state_agent import AgentRunRecord, Step
+from ._ws_core import SHUTDOWN_ANSWER
 
 __all__ = ["AgentSockets"]
 
 START_TIMEOUT: Final = 30.0
 CLOSE_WAIT: Final = 5.0
+# Once aiohttp stopped reading (its shutdown), a close only needs to get its frame out.
+UNANSWERED_CLOSE: Final = 0.05
 
 
 class _Dropped(Exception):
@@ -151,12 +154,20 @@ class AgentSession:
 
 class AgentSockets:
     """The ``GET /ws/prompt`` endpoint of one emulator and its open sessions;
-    ``desktop`` performs the agent's actions."""
+    ``desktop`` performs the agent's actions.
+
+    :meth:`close_all` closes them with 1001 the way the desktop sockets' hub does
+    (:class:`~._ws_core.SessionHub`): called while the server still reads, each close
+    handshake completes at once; a peer that does not answer within ``answer_within``
+    has its connection dropped.
+    """
 
     def __init__(self, fake: Emulator, desktop: Desktop) -> None:
         self.fake = fake
         self.desktop = desktop
-        self._live: set[web.WebSocketResponse] = set()
+        self._live: dict[web.WebSocketResponse, tuple[web.Request, asyncio.Future[None]]] = {}
+        #: Set by :meth:`close_all`: new sessions are closed with 1001 at once.
+        self.closed = False
 
     async def handler(self, request: web.Request) -> web.WebSocketResponse:
         """Serve one hosted-agent session (see the module docstring)."""
@@ -164,15 +175,20 @@ class AgentSockets:
         ws = web.WebSocketResponse(max_msg_size=1 << 20)
         await ws.prepare(request)
         key = fake.world.keys.get(request.query.get("token", ""))
+        if self.closed:
+            await ws.close(code=1001, message=b"server shutting down")
+            return ws
         if key is None:
             await ws.close(code=4401, message=b"Invalid API key")
             return ws
         session = AgentSession(fake, self.desktop, ws)
-        self._live.add(ws)
         fake.agent.open_sockets += 1
         reader = asyncio.ensure_future(session.reader())
+        # The run in its own task, so close_all() can stop a run mid-step.
+        run = asyncio.ensure_future(session.run(key))
+        self._live[ws] = (request, run)
         try:
-            await session.run(key)
+            await asyncio.shield(run)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(asyncio.shield(reader), CLOSE_WAIT)
             await ws.close()
@@ -180,15 +196,38 @@ class AgentSockets:
             await ws.close(code=1011, message=b"agent crashed")
         except (ConnectionError, TimeoutError):
             await ws.close(code=1011, message=b"no start message")
+        except asyncio.CancelledError:
+            if not run.cancelled():
+                raise  # the handler itself was cancelled, not the run by close_all()
         finally:
-            reader.cancel()
-            with contextlib.suppress(BaseException):
-                await reader
-            self._live.discard(ws)
+            for task in (run, reader):
+                task.cancel()
+                with contextlib.suppress(BaseException):
+                    await task
+            self._live.pop(ws, None)
             fake.agent.open_sockets -= 1
         return ws
 
+    async def close_all(self, *, answer_within: float = SHUTDOWN_ANSWER) -> None:
+        """Close every open session with 1001 (see the class docstring)."""
+        self.closed = True
+        await asyncio.gather(*(self._close(ws, answer_within) for ws in list(self._live)))
+
     async def on_shutdown(self, _app: web.Application) -> None:
-        """Close every open session with 1001 (the app's ``on_shutdown`` hook)."""
-        for ws in list(self._live):
-            await ws.close(code=1001, message=b"server shutting down")
+        """The ``on_shutdown`` hook: aiohttp no longer reads, only our frames go out."""
+        await self.close_all(answer_within=UNANSWERED_CLOSE)
+
+    async def _close(self, ws: web.WebSocketResponse, answer_within: float) -> None:
+        entry = self._live.get(ws)
+        if entry is None:
+            return  # ended meanwhile
+        request, run = entry
+        run.cancel()  # a run mid-step stops at once
+        with contextlib.suppress(ConnectionError, RuntimeError, TimeoutError):
+            # Cancelling the wait for the answer makes aiohttp close the connection
+            # after flushing our close frame.
+            async with asyncio.timeout(answer_within):
+                await ws.close(code=1001, message=b"server shutting down")
+        transport = request.transport
+        if transport is not None and transport.get_write_buffer_size():
+            transport.abort()  # a peer that reads nothing: what is left would never leave

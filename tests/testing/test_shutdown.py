@@ -29,14 +29,14 @@ CHANNELS = ("terminal", "audio", "events", "websockify")
 BOUND = 2.0  # far above a prompt close (milliseconds), far below the 10 s stall
 
 
-async def _close_promptly(fake: FakeOrgo) -> None:
+async def _close_promptly(fake: FakeOrgo, bound: float = BOUND) -> None:
     try:
-        async with asyncio.timeout(BOUND):
+        async with asyncio.timeout(bound):
             await fake.close()
     except TimeoutError:
         pytest.fail(
-            f"FakeOrgo.close() took over {BOUND:g} s with WebSockets open: "
-            "their close handshakes waited out a timeout"
+            f"FakeOrgo.close() took over {bound:g} s with WebSockets open: "
+            "their close handshakes or handlers waited out a timeout"
         )
 
 
@@ -153,3 +153,25 @@ async def test_close_with_a_websocket_only_app_is_prompt() -> None:
             pytest.fail(f"AppRunner.cleanup() took over {BOUND:g} s with WebSockets open")
         assert [await r for r in readers] == [1001] * len(CHANNELS)
         assert _gone(pid)
+
+
+async def test_close_with_hosted_agent_sessions_open_is_prompt(fake: FakeOrgo) -> None:
+    """``/ws/prompt`` sessions, one idle (no start message yet) and one mid-run (a
+    10 s step), get 1001 at once and the run stops (instead of the server waiting out
+    its 1 s shutdown grace for the handler)."""
+    ws = fake.add_workspace("w")
+    c = fake.add_computer(ws.id, "c")
+    fake.agent.step_delay = 10.0
+    url = f"{fake.agent_url}?token={fake.api_key}"
+    async with connect(url) as idle, connect(url) as busy:
+        start = {"computer_id": c.id, "instruction": "click 10, 10"}
+        await busy.send(json.dumps({"type": "start", "config": start}))
+        assert json.loads(await busy.recv())["type"] == "status"  # the run has begun
+        readers = [asyncio.ensure_future(_server_close_code(s)) for s in (idle, busy)]
+
+        await _close_promptly(fake, bound=0.5)
+
+        assert [await r for r in readers] == [1001, 1001]
+        assert fake.agent.open_sockets == 0
+        assert fake.agent.runs == []  # the run was stopped, not finished
+        assert c.actions == []  # ... before its first step acted
