@@ -43,7 +43,9 @@ async def tmux(fake: FakeOrgo, tmp_path: Path) -> AsyncIterator[Tmux]:
 @needs_tmux
 async def test_the_live_table_follows_state_changes_in_place(seeded: Seeded, tmux: Tmux) -> None:
     fake = seeded.fake
-    fake.timings.stop = fake.timings.boot = 0.3
+    # "stopping" must last long enough for the watch (every 0.2 s) to poll it and the
+    # screen reader to see it, even on a loaded machine.
+    fake.timings.stop, fake.timings.boot = 2.0, 0.3
     other = fake.add_workspace("staging")
     fake.add_computer(other.id, "agent-3")
     await tmux.type(cli_command("fleet", "watch", "prod", "--interval", "0.2") + "; echo EXIT=$?")

@@ -17,7 +17,7 @@ from .tmux import Tmux, cli_command, needs_tmux, shell_env
 
 async def test_wait_until_reports_every_poll(seeded: Seeded) -> None:
     fake = seeded.fake
-    fake.timings.boot = 0.3
+    fake.timings.boot = 1.0  # the first poll must see "starting", even on a loaded machine
     seen: list[tuple[str, str]] = []
     async with fake.client() as orgo:
         await orgo.computers.start(seeded.stopped.id)

@@ -106,6 +106,7 @@ async def test_computer_tools() -> None:
         assert (await env.call("computer_stop", computer_id=cid))["status"] == "stopped"
         assert (await env.call("computer_start", computer_id=cid))["status"] == "running"
         assert (await env.call("computer_restart", computer_id=cid))["status"] == "running"
+        fake.timings.stop = 1.0  # "stopping" must outlast the tool call, even under load
         no_wait = await env.call("computer_stop", computer_id=cid, wait=False)
         assert no_wait["id"] == cid and fake.computer(cid).status == "stopping"
         assert (await env.call("computer_wait", computer_id=cid, status="stopped"))["status"] == (
