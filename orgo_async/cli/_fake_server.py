@@ -5,11 +5,14 @@ For the official SDK, curl or clients in other languages::
     orgo-async fake-server --port 8080
     ORGO_API_KEY=<printed key> python my_agent.py   # with base URL http://127.0.0.1:8080/api
 
-It binds loopback unless ``--host`` says otherwise, prints the base URL and the key it
-accepts, warns loudly when ``--allow-exec`` lets ``/bash`` and ``/exec`` run for real on
-this machine, and serves until Ctrl-C (or SIGTERM). State transitions are instant by
-default (``--boot-delay`` to watch the state machine), because clients such as the
-official SDK act on a computer right after creating it.
+It binds loopback unless ``--host`` says otherwise, prints the base URL, the key it
+accepts and the hosted agent's WebSocket URL, warns loudly when ``--allow-exec`` lets
+``/bash`` and ``/exec`` run for real on this machine, and serves until Ctrl-C (or
+SIGTERM). State transitions are instant by default: a created computer is ``running`` in
+the 201, as the reference documents, so clients such as the official SDK can act on it
+at once. ``--boot-delay S`` makes the state machine visible: a new computer answers
+``creating``, is ``starting`` after ``S`` seconds and ``running`` after ``2 S``; start,
+stop and restart spend ``S`` seconds in ``starting`` / ``stopping`` / ``restarting``.
 """
 
 from __future__ import annotations
@@ -44,7 +47,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--boot-delay",
         type=float,
         default=0.0,
-        help="seconds each state transition takes (default 0: instant)",
+        metavar="SECONDS",
+        help=(
+            "make the state machine visible: a new computer is 'creating', then "
+            "'starting' after SECONDS and 'running' after 2 x SECONDS; start, stop and "
+            "restart take SECONDS (default 0: every transition instant, a created "
+            "computer is running at once)"
+        ),
     )
     parser.add_argument(
         "--vnc-target",
@@ -67,22 +76,24 @@ def _emulator(args: argparse.Namespace) -> FakeOrgo:
     from ..testing import FakeOrgo, Timings
 
     delay = max(0.0, args.boot_delay)
+    # create > 0 is a slow boot (the 201 says "creating"); see Timings.
+    timings = (
+        Timings(create=delay, boot=delay, stop=delay, restart=delay) if delay else Timings.instant()
+    )
     return FakeOrgo(
         host=args.host,
         port=args.port,
         api_key=args.api_key,
         allow_exec=args.allow_exec,
         vnc_target=_parse_target(args.vnc_target),
-        timings=Timings(create=0.0, boot=delay, stop=delay, restart=delay)
-        if delay
-        else Timings.instant(),
+        timings=timings,
         max_recorded=10_000,  # a long-running server must not grow without bound
     )
 
 
 def _warn(args: argparse.Namespace) -> None:
     if args.allow_exec:
-        from ..testing._server import EXEC_WARNING
+        from ..testing import EXEC_WARNING
 
         # Printed here rather than through the library's log record, so it shows once and
         # whatever logging is configured.
@@ -121,6 +132,7 @@ async def serve(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
         print(f"Orgo emulator listening on {fake.origin}", file=out)
         print(f"  base URL : {fake.base_url}", file=out)
         print(f"  API key  : {fake.api_key}", file=out)
+        print(f"  agent URL: {fake.agent_url}", file=out)
         exec_state = "ENABLED (commands run on this machine)" if args.allow_exec else "off"
         print(f"  exec     : {exec_state}", file=out)
         print("Press Ctrl-C to stop.", file=out, flush=True)

@@ -22,6 +22,7 @@ from __future__ import annotations
 from ._faults import Fault, Faults
 from ._png import Screen, encode_png, render_screen
 from ._server import (
+    EXEC_WARNING,
     BashHandler,
     ExecHandler,
     FakeOrgo,
@@ -32,6 +33,7 @@ from ._server import (
 from ._state import Action, ApiKey, EventHub, FakeComputer, FakeWorkspace, World, WsFault
 
 __all__ = [
+    "EXEC_WARNING",
     "Action",
     "ApiKey",
     "BashHandler",

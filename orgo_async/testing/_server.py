@@ -60,6 +60,8 @@ __all__ = [
 
 log = logging.getLogger("orgo_async.testing")
 
+#: What ``FakeOrgo(allow_exec=True)`` logs (a warning) when it starts; a command line
+#: that runs the emulator may print it itself.
 EXEC_WARNING = (
     "\n"
     "!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n"

@@ -117,13 +117,17 @@ async def _start_server(*extra: str) -> tuple[asyncio.subprocess.Process, dict[s
     info: dict[str, str] = {}
     assert proc.stdout is not None
     async with asyncio.timeout(20):
-        while "key" not in info:
+        while True:  # the banner, up to its last line
             line = (await proc.stdout.readline()).decode()
             assert line, "server exited early"
+            if line.startswith("Press Ctrl-C"):
+                break
             if "base URL" in line:
                 info["base_url"] = line.split(":", 1)[1].strip()
             if "API key" in line:
                 info["key"] = line.split(":", 1)[1].strip()
+            if "agent URL" in line:
+                info["agent_url"] = line.split(":", 1)[1].strip()
     return proc, info
 
 
@@ -159,6 +163,40 @@ async def test_fake_server_starts_answers_and_stops() -> None:
         code, out, err = await _stop(proc)
     assert code == 0, err
     assert "stopped" in out and "RUN FOR REAL" not in err
+
+
+async def test_fake_server_boot_delay_and_agent_url() -> None:
+    """``--boot-delay`` delays creation too (the 201 says ``creating``), and the printed
+    agent URL serves the hosted agent's socket with the printed key."""
+    proc, info = await _start_server("--boot-delay", "0.2")
+    try:
+        assert info["agent_url"] == (
+            "ws://" + info["base_url"].removeprefix("http://").removesuffix("/api") + "/ws/prompt"
+        )
+        async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {info['key']}"}) as s:
+            async with s.post(info["base_url"] + "/workspaces", json={"name": "w"}) as r:
+                ws = await r.json()
+            async with s.post(
+                info["base_url"] + "/computers", json={"workspace_id": ws["id"], "name": "c"}
+            ) as r:
+                c = await r.json()
+            assert c["status"] == "creating"
+            seen = [c["status"]]
+            async with asyncio.timeout(10):
+                while seen[-1] != "running":
+                    await asyncio.sleep(0.05)
+                    async with s.get(info["base_url"] + f"/computers/{c['id']}") as r:
+                        status = (await r.json())["status"]
+                    if status != seen[-1]:
+                        seen.append(status)
+            assert seen == ["creating", "starting", "running"]
+            async with s.ws_connect(f"{info['agent_url']}?token={info['key']}") as agent:
+                await agent.send_json({"type": "ping"})
+                async with asyncio.timeout(5):
+                    assert await agent.receive_json() == {"type": "pong"}
+    finally:
+        code, _, err = await _stop(proc)
+    assert code == 0, err
 
 
 async def test_fake_server_warns_loudly_with_exec() -> None:
