@@ -4,6 +4,10 @@ Starts :class:`~orgo_async.testing.FakeOrgo` in process, then uses only the publ
 creates a workspace and a fleet of computers, waits until they run (with a progress
 bar), polls the fleet, clicks and types, opens a real terminal and runs a command,
 records a second of audio to a WAV, takes a screenshot, and prints a summary table.
+
+The emulator boots slowly on purpose (``Timings.slow_boot``, half a second from
+``creating`` through ``starting`` to ``running``): by default a created computer runs
+at once, and the wait would have nothing to show.
 """
 
 from __future__ import annotations
@@ -30,6 +34,10 @@ __all__ = ["add_arguments", "run"]
 
 _Report = list[tuple[str, str]]
 
+#: Seconds a new computer spends ``creating``, then ``starting``: a wait long enough to
+#: watch, short enough for ``make demo`` to take about two seconds.
+BOOT = (0.2, 0.3)
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of the ``demo`` subcommand."""
@@ -53,7 +61,8 @@ async def _create_fleet(orgo: AsyncOrgo, out: Output, n: int, report: _Report) -
         created = await asyncio.gather(
             *(orgo.computers.create(workspace_id=ws.id, name=f"agent-{i + 1}") for i in range(n))
         )
-    _step(out, report, "fleet", f"{n} computers created in workspace {ws.name!r}")
+    states = ", ".join(sorted({c.status for c in created}))
+    _step(out, report, "fleet", f"{n} computers created in workspace {ws.name!r} ({states})")
     ids = [c.id for c in created]
     computers = await wait_with_progress(orgo, out, ids, "running", timeout=30)
     _step(out, report, "running", f"{sum(c.is_running for c in computers)}/{n}")
@@ -99,11 +108,12 @@ async def _use_desktop(
 
 
 async def _demo(args: argparse.Namespace, out: Output) -> int:
-    from ..testing import FakeOrgo
+    from ..testing import FakeOrgo, Timings
 
     started = time.perf_counter()
     report: _Report = []
-    async with FakeOrgo() as fake, fake.client() as orgo:
+    timings = Timings.slow_boot(create=BOOT[0], boot=BOOT[1])
+    async with FakeOrgo(timings=timings) as fake, fake.client() as orgo:
         out.note(f"emulator   {fake.base_url}")
         computers = await _create_fleet(orgo, out, args.computers, report)
         await _poll_fleet(orgo, out, [c.id for c in computers], report)

@@ -23,7 +23,8 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
         if len(cells := [c.strip() for c in line.strip("│ ").split("│")]) == 2
     }
     assert rows["running"] == "4/4"
-    assert rows["fleet"] == "4 computers created in workspace 'demo'"
+    # The 201s said "creating" (a slow boot): the progress bar had a real wait to show.
+    assert rows["fleet"] == "4 computers created in workspace 'demo' (creating)"
     assert rows["terminal"].startswith("$ uname -a -> exit 0: Linux")  # a real PTY
     assert rows["actions"] == "click, type, key, screenshot"
     assert "✓ screenshot" in proc.stderr  # each step reported as it finishes
