@@ -26,7 +26,6 @@ import tempfile
 from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Any, Literal
 
-import msgspec
 from aiohttp import web
 
 from ._config import BashHandler, ExecHandler, PlanLimits, Timings
@@ -338,8 +337,3 @@ class FakeOrgo:
         if self._workdir is None:
             self._workdir = tempfile.mkdtemp(prefix="orgo-fake-")
         return self._workdir
-
-    @staticmethod
-    def encode(obj: Any) -> bytes:
-        """JSON-encode a response body."""
-        return msgspec.json.encode(obj)
