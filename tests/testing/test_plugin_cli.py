@@ -131,6 +131,16 @@ async def _start_server(*extra: str) -> tuple[asyncio.subprocess.Process, dict[s
     return proc, info
 
 
+async def _new_computer(s: aiohttp.ClientSession, base_url: str) -> dict[str, Any]:
+    """A workspace and a computer in it, over HTTP; the create answer."""
+    async with s.post(base_url + "/workspaces", json={"name": "w"}) as r:
+        ws = await r.json()
+    async with s.post(base_url + "/computers", json={"workspace_id": ws["id"], "name": "c"}) as r:
+        assert r.status == 201
+        created: dict[str, Any] = await r.json()
+    return created
+
+
 async def _stop(proc: asyncio.subprocess.Process) -> tuple[int, str, str]:
     proc.send_signal(signal.SIGINT)
     async with asyncio.timeout(20):
@@ -174,12 +184,7 @@ async def test_fake_server_boot_delay_and_agent_url() -> None:
             "ws://" + info["base_url"].removeprefix("http://").removesuffix("/api") + "/ws/prompt"
         )
         async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {info['key']}"}) as s:
-            async with s.post(info["base_url"] + "/workspaces", json={"name": "w"}) as r:
-                ws = await r.json()
-            async with s.post(
-                info["base_url"] + "/computers", json={"workspace_id": ws["id"], "name": "c"}
-            ) as r:
-                c = await r.json()
+            c = await _new_computer(s, info["base_url"])
             assert c["status"] == "creating"
             seen = [c["status"]]
             async with asyncio.timeout(10):
@@ -203,12 +208,7 @@ async def test_fake_server_warns_loudly_with_exec() -> None:
     proc, info = await _start_server("--allow-exec")
     try:
         async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {info['key']}"}) as s:
-            async with s.post(info["base_url"] + "/workspaces", json={"name": "w"}) as r:
-                ws = await r.json()
-            async with s.post(
-                info["base_url"] + "/computers", json={"workspace_id": ws["id"], "name": "c"}
-            ) as r:
-                c = await r.json()
+            c = await _new_computer(s, info["base_url"])
             async with s.post(
                 info["base_url"] + f"/computers/{c['id']}/bash", json={"command": "echo $((40+2))"}
             ) as r:
