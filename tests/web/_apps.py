@@ -6,9 +6,10 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
+import msgspec
 from fastapi import FastAPI, WebSocket
 
-from orgo_async import AsyncOrgo
+from orgo_async import AsyncOrgo, Connection
 from orgo_async.web import (
     CancelOnDisconnect,
     OrgoDep,
@@ -16,6 +17,7 @@ from orgo_async.web import (
     add_exception_handlers,
     orgo_lifespan,
     relay_terminal,
+    relay_vnc,
 )
 
 
@@ -35,6 +37,7 @@ def build_app(
     *,
     probe: Probe | None = None,
     cancel_on_disconnect: bool = True,
+    ws_origin: str | None = None,
     **client_options: Any,
 ) -> FastAPI:
     probe = probe if probe is not None else Probe()
@@ -69,18 +72,25 @@ def build_app(
             raise
         return {"status": c.status}
 
+    async def connect(orgo: AsyncOrgo, computer_id: str) -> Connection:
+        if ws_origin is None:
+            return await orgo.connect(computer_id)
+        # Route the channels through a TCP counter (public API only: a Computer with
+        # another connection_url).
+        c = await orgo.computers.get(computer_id)
+        url = f"{ws_origin}/desktops/{c.instance_id}"
+        return orgo.connection(msgspec.structs.replace(c, connection_url=url))
+
     @app.websocket("/computers/{computer_id}/terminal")
     async def terminal(websocket: WebSocket, computer_id: str, orgo: OrgoDep) -> None:
         stats = RelayResult("terminal")
         probe.relays.append(stats)
-        await relay_terminal(websocket, lambda: orgo.connect(computer_id), stats=stats)
+        await relay_terminal(websocket, lambda: connect(orgo, computer_id), stats=stats)
 
     @app.websocket("/computers/{computer_id}/vnc")
     async def vnc(websocket: WebSocket, computer_id: str, orgo: OrgoDep) -> None:
-        from orgo_async.web import relay_vnc
-
         stats = RelayResult("vnc")
         probe.relays.append(stats)
-        await relay_vnc(websocket, lambda: orgo.connect(computer_id), stats=stats)
+        await relay_vnc(websocket, lambda: connect(orgo, computer_id), stats=stats)
 
     return app

@@ -4,6 +4,7 @@ emulator's terminal, a real shell on a PTY. The browser never holds the password
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import re
 from collections.abc import AsyncIterator
@@ -180,8 +181,12 @@ async def test_a_browser_that_stops_reading_stops_the_shell_not_the_server(env: 
         await asyncio.sleep(0.5)
         assert stats.to_browser == plateau
         ws.transport.resume_reading()
+        reader = asyncio.create_task(_drain(ws))
         await wait_for(lambda: stats.to_browser > plateau + (1 << 20))
         await ws.send(typed("\x03"))
+        reader.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await reader
 
 
 async def _plateau(value: Any, settle: float = 0.6, timeout: float = 15) -> int:
@@ -194,3 +199,10 @@ async def _plateau(value: Any, settle: float = 0.6, timeout: float = 15) -> int:
             if now == last:
                 return int(now)
             last = now
+
+
+async def _drain(ws: ClientConnection) -> None:
+    """Read and drop frames (the browser reading again) until the socket closes."""
+    with contextlib.suppress(websockets.ConnectionClosed):
+        async for _ in ws:
+            pass
