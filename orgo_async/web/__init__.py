@@ -7,8 +7,8 @@ on the server. Install with ``pip install "orgo-async[web]"``.
     from fastapi import FastAPI, WebSocket
     from orgo_async.web import OrgoDep, add_exception_handlers, orgo_lifespan, relay_vnc
 
-    app = FastAPI(lifespan=orgo_lifespan())      # one AsyncOrgo, opened and closed with the app
-    add_exception_handlers(app)                  # typed errors -> JSON (404, 429 + Retry-After, 502)
+    app = FastAPI(lifespan=orgo_lifespan())    # one AsyncOrgo, opened and closed with the app
+    add_exception_handlers(app)                # typed errors -> JSON (404, 429, 5xx -> 502)
 
     @app.get("/computers/{computer_id}")
     async def computer(computer_id: str, orgo: OrgoDep) -> dict[str, str]:

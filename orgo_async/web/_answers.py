@@ -97,9 +97,7 @@ def error_answer(exc: OrgoError) -> ErrorAnswer:
             )
         if exc.status_code in _PASS_THROUGH:
             return ErrorAnswer(exc.status_code, {"error": _message(exc), **body})
-        return ErrorAnswer(
-            502, {"error": f"the Orgo API failed (HTTP {exc.status_code})", **body}
-        )
+        return ErrorAnswer(502, {"error": f"the Orgo API failed (HTTP {exc.status_code})", **body})
     if isinstance(exc, APITimeoutError):
         return ErrorAnswer(504, {"error": "the Orgo API did not answer in time", **body})
     if isinstance(exc, APIConnectionError):

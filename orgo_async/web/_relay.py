@@ -17,9 +17,9 @@ if TYPE_CHECKING:
     from ..connection import Connection
 
 __all__ = [
+    "STATE_KEY",
     "RelayRegistry",
     "RelayResult",
-    "STATE_KEY",
     "open_connection",
     "run_pumps",
 ]
@@ -29,6 +29,7 @@ log = get_logger("orgo_async.web")
 #: The lifespan state key under which :func:`orgo_async.web.orgo_lifespan` keeps the
 #: registry of live relays (ASGI copies lifespan state into every connection's scope).
 STATE_KEY: Final = "orgo_relays"
+
 
 @dataclass
 class RelayResult:
@@ -131,15 +132,14 @@ async def run_pumps(
         raise asyncio.CancelledError
     exc = first.exception()
     if exc is not None:
-        code = close_code_for(exc)
-        level = logging.ERROR if code is CloseCode.INTERNAL_ERROR else logging.INFO
+        mapped = close_code_for(exc)
+        level = logging.ERROR if mapped is CloseCode.INTERNAL_ERROR else logging.INFO
         log.log(level, "relay: upstream ended: %s", exc, exc_info=exc if level >= 40 else None)
-        return int(code), _reason(exc), exc
+        return int(mapped), _reason(exc), exc
     result = first.result()
     if result is None:
         return None, "", None
-    code, reason = result
-    return code, reason, None
+    return result[0], result[1], None
 
 
 def _reason(exc: BaseException) -> str:

@@ -179,9 +179,7 @@ async def _session(
         await sock.close(code, reason)
 
 
-async def _downstream(
-    sock: BrowserSocket, term: Terminal, result: RelayResult
-) -> tuple[int, str]:
+async def _downstream(sock: BrowserSocket, term: Terminal, result: RelayResult) -> tuple[int, str]:
     errors_sent = 0
     while True:
         chunk = await term.read()
@@ -195,7 +193,7 @@ async def _downstream(
         if not await sock.send_text(_output(chunk)):
             return int(CloseCode.NORMAL), ""
     if term.exit_code is not None:
-        await sock.send_text('{"type":"exit","code":%d}' % term.exit_code)
+        await sock.send_text(f'{{"type":"exit","code":{term.exit_code:d}}}')
         return int(CloseCode.NORMAL), "the shell exited"
     return int(CloseCode.NORMAL), "the terminal ended"
 

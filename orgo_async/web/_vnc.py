@@ -133,7 +133,8 @@ async def _session(
             await sock.close(result.code, str(e)[:100])
             return
         except TimeoutError:
-            result.code = int(CloseCode.TRY_AGAIN_LATER if vnc is None else CloseCode.POLICY_VIOLATION)
+            slow = CloseCode.TRY_AGAIN_LATER if vnc is None else CloseCode.POLICY_VIOLATION
+            result.code = int(slow)
             await sock.close(result.code, "the RFB handshake timed out")
             return
         except _Refused as e:

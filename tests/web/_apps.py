@@ -59,7 +59,7 @@ def build_app(
         return {"id": c.id, "name": c.name, "status": c.status, "client": id(orgo)}
 
     @app.get("/workspaces")
-    async def workspaces(orgo: OrgoDep) -> list[str]:
+    async def workspaces(orgo: OrgoDep) -> list[str | None]:
         return [w.name for w in await orgo.workspaces.list()]
 
     @app.get("/slow/{computer_id}")

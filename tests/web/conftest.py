@@ -146,5 +146,6 @@ async def tcp_counter(fake_orgo: Any) -> AsyncIterator[TcpCounter]:
 async def wait_for(predicate: Any, timeout: float = 10.0, interval: float = 0.02) -> None:
     """Wait until ``predicate()`` is true (fails the test after ``timeout`` seconds)."""
     async with asyncio.timeout(timeout):
-        while not predicate():
+        # Polling on purpose: the conditions live in servers that signal nothing.
+        while not predicate():  # noqa: ASYNC110
             await asyncio.sleep(interval)

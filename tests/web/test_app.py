@@ -107,7 +107,7 @@ async def test_client_disconnect_cancels_the_handler_and_leaves_nothing_behind(
     app = build_app(fake_orgo.api_key, tcp_counter.base_url, probe=probe)
     async with UvicornServer(app) as srv:
         tasks_before = _task_names()
-        reader, writer = await asyncio.open_connection("127.0.0.1", srv.port)
+        _reader, writer = await asyncio.open_connection("127.0.0.1", srv.port)
         writer.write(f"GET /slow/{c.id} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
         await writer.drain()
         # The handler is waiting on the emulator (30 s of latency) ...

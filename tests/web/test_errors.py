@@ -33,7 +33,9 @@ CID = "c0ffee00-0000-4000-8000-000000000001"
 PASSWORD = "vncpw-Zq81xLm2"
 
 
-async def _ask(server: RecordingServer, path: str = f"/computers/{CID}", **opts: object) -> httpx.Response:
+async def _ask(
+    server: RecordingServer, path: str = f"/computers/{CID}", **opts: object
+) -> httpx.Response:
     app = build_app(API_KEY, server.base_url, **opts)  # type: ignore[arg-type]
     async with UvicornServer(app) as srv, httpx.AsyncClient(base_url=srv.url, timeout=30) as http:
         return await http.get(path)
@@ -167,10 +169,12 @@ async def test_errors_inside_a_websocket_route_do_not_use_http_answers(
 
     server.respond("GET", f"/api/computers/{CID}", status=404, json={"error": "Computer not found"})
     app = build_app(API_KEY, server.base_url)
-    async with UvicornServer(app) as srv:
-        async with websockets.connect(f"{srv.ws_url}/computers/{CID}/terminal") as ws:
-            with pytest.raises(websockets.ConnectionClosed) as closed:
-                async with asyncio.timeout(10):
-                    await ws.recv()
+    async with (
+        UvicornServer(app) as srv,
+        websockets.connect(f"{srv.ws_url}/computers/{CID}/terminal") as ws,
+    ):
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            async with asyncio.timeout(10):
+                await ws.recv()
     assert closed.value.rcvd is not None and closed.value.rcvd.code == 4404
     assert "Computer not found" in closed.value.rcvd.reason

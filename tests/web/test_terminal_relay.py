@@ -84,7 +84,9 @@ async def test_command_output_reaches_the_browser(env: Env) -> None:
         await ws.send(typed("echo relay-$((6*7))\r"))
         assert "relay-42" in await read_until(ws, r"relay-42")
     # The browser's URL carried no token; the relay used the computer's password.
-    await wait_for(lambda: env.probe.relays[0].code is not None or env.probe.relays[0].browser_code is not None)
+    await wait_for(
+        lambda: env.probe.relays[0].code is not None or env.probe.relays[0].browser_code is not None
+    )
     assert env.probe.relays[0].to_browser > 0 and env.probe.relays[0].from_browser > 0
 
 
@@ -101,7 +103,7 @@ async def test_ping_pong_and_bad_messages_keep_the_session(env: Env) -> None:
     async with env.connect() as ws:
         await ws.send('{"type":"ping"}')
         assert await next_message(ws, "pong") == {"type": "pong"}
-        for bad in ("not json", '{"type":"launch"}', '{"type":"input"}', '[1]'):
+        for bad in ("not json", '{"type":"launch"}', '{"type":"input"}', "[1]"):
             await ws.send(bad)
             assert (await next_message(ws, "error"))["message"].startswith("Invalid message")
         await ws.send(b"\x00binary")
@@ -131,7 +133,9 @@ async def test_unknown_and_stopped_computers_close_4404(env: Env) -> None:
     async with env.connect(cid="00000000-0000-4000-8000-00000000dead") as ws:
         code, _ = await closed_with(ws)
     assert code == 4404
-    stopped = env.fake.add_computer(env.fake.computer(env.cid).workspace_id, "off", status="stopped")
+    stopped = env.fake.add_computer(
+        env.fake.computer(env.cid).workspace_id, "off", status="stopped"
+    )
     async with env.connect(cid=stopped.id) as ws:
         code, _ = await closed_with(ws)
     assert code == 4404

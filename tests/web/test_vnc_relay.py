@@ -68,7 +68,9 @@ async def rfb_session(ws: ClientConnection, timeout: float = 10) -> tuple[RfbCli
     return client, client.server_init
 
 
-async def next_update(ws: ClientConnection, client: RfbClient, timeout: float = 10) -> FramebufferUpdate:
+async def next_update(
+    ws: ClientConnection, client: RfbClient, timeout: float = 10
+) -> FramebufferUpdate:
     async with asyncio.timeout(timeout):
         while True:
             for event in client.events_received():
@@ -108,7 +110,9 @@ async def test_browser_gets_a_session_without_any_password(env: Env) -> None:
         client.pointer_event(1, 10, 20)
         await ws.send(client.data_to_send())
         computer = env.fake.computer(env.cid)
-        await wait_for(lambda: [a.name for a in computer.actions][-2:] == ["vnc_key", "vnc_pointer"])
+        await wait_for(
+            lambda: [a.name for a in computer.actions][-2:] == ["vnc_key", "vnc_pointer"]
+        )
         assert computer.actions[-1].body == {"buttons": 1, "x": 10, "y": 20}
         received = client.framebuffer.data if client.framebuffer else b""  # type: ignore[assignment]
     assert password.encode() not in received
@@ -177,7 +181,7 @@ async def test_protocol_violations_by_the_browser(env: Env) -> None:
         await ws.send(b"\x02")  # wants VNC authentication: not offered
         assert (await closed_with(ws))[0] == 1008
     async with env.connect() as ws:
-        client, _ = await rfb_session(ws)
+        _client, _ = await rfb_session(ws)
         await ws.send("text after the handshake")
         assert (await closed_with(ws))[0] == 1003
     async with env.connect() as ws:
@@ -189,7 +193,7 @@ async def test_protocol_violations_by_the_browser(env: Env) -> None:
 
 async def test_unknown_computer_closes_4404(env: Env) -> None:
     async with env.connect(cid="00000000-0000-4000-8000-00000000dead") as ws:
-        code, reason = await closed_with(ws)
+        code, _reason = await closed_with(ws)
     assert code == 4404
 
 
