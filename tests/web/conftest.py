@@ -23,6 +23,9 @@ class UvicornServer:
             "log_level": "warning",
             "ws": "websockets-sansio",
             "timeout_graceful_shutdown": 5,
+            # The default 5 s keep-alive races httpx reusing a pooled connection when a
+            # loaded machine makes 300 queued requests take that long (ReadError).
+            "timeout_keep_alive": 60,
         }
         options.update(config)
         self.config = uvicorn.Config(app, **options)
