@@ -46,8 +46,7 @@ def create_app(
     """The app. ``client`` builds its ``AsyncOrgo`` (default: from ``ORGO_API_KEY``)."""
     if not (VENDOR / "@novnc" / "novnc" / "core" / "rfb.js").exists():
         raise RuntimeError(
-            f"the front-end libraries are not installed: run `make example` or "
-            f"`npm ci` in {HERE}"
+            f"the front-end libraries are not installed: run `make example` or `npm ci` in {HERE}"
         )
     session = secrets.token_urlsafe(24)  # the demo's "login": a cookie set by the page
 

@@ -265,7 +265,9 @@ class Page:
                         "windowsVirtualKeyCode": 13, "text": "\r" if kind == "keyDown" else "",
                     })  # fmt: skip
             else:
-                await self.send("Input.dispatchKeyEvent", {"type": "keyDown", "text": ch, "key": ch})
+                await self.send(
+                    "Input.dispatchKeyEvent", {"type": "keyDown", "text": ch, "key": ch}
+                )
                 await self.send("Input.dispatchKeyEvent", {"type": "keyUp", "key": ch})
 
     async def screenshot(self, path: str) -> None:

@@ -10,7 +10,6 @@ JS, JSON, event stream, WebSocket frames both ways, URLs and headers).
 from __future__ import annotations
 
 import asyncio
-import os
 import random
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -33,9 +32,13 @@ def _why_not() -> str | None:
         return "chromium is not installed (apt-get install -y chromium; .ci/run does)"
     missing = missing_tools()
     if missing:
-        return f"{', '.join(missing)} not installed (apt-get install -y xvfb x11vnc x11-xserver-utils)"
+        return (
+            f"{', '.join(missing)} not installed (apt-get install -y xvfb x11vnc x11-xserver-utils)"
+        )
     if not (EXAMPLE / "node_modules" / "@novnc" / "novnc" / "core" / "rfb.js").exists():
-        return f"noVNC/xterm.js not installed: run `npm ci` in {EXAMPLE} (make example and .ci/run do)"
+        return (
+            f"noVNC/xterm.js not installed: run `npm ci` in {EXAMPLE} (make example and .ci/run do)"
+        )
     return None
 
 
@@ -86,7 +89,7 @@ async def test_desktop_terminal_and_no_secret_in_the_browser(
     page, world, srv = page_on_example
     fake = world.fake  # type: ignore[attr-defined]
     desktop = world.desktop  # type: ignore[attr-defined]
-    colour = "#%02x%02x%02x" % (random.randrange(40, 216), random.randrange(40, 216), 200)
+    colour = f"#{random.randrange(40, 216):02x}{random.randrange(40, 216):02x}c8"
     await desktop.paint(colour)
 
     await page.goto(srv.url + "/")
@@ -122,4 +125,4 @@ async def test_desktop_terminal_and_no_secret_in_the_browser(
     secrets = [fake.api_key] + [c.vnc_password for c in fake.world.computers.values()]
     for secret in secrets:
         assert received.containing(secret) == [], "a secret reached the browser"
-    assert os.path.getsize(tmp_path / "dashboard.png") > 10_000
+    assert (tmp_path / "dashboard.png").stat().st_size > 10_000
