@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import socket
@@ -33,7 +34,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -63,6 +64,13 @@ def _rss_kb(pid: int) -> int:
     return 0
 
 
+def _cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process so far."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _p99(xs: list[float]) -> float:
     return statistics.quantiles(xs, n=100)[98] if len(xs) >= 100 else max(xs)
 
@@ -77,7 +85,8 @@ def _serve_emulator(computers: int) -> None:
         fake = FakeOrgo(timings=Timings.instant(), max_recorded=1000)
         async with fake:
             ws = fake.add_workspace("bench")
-            cs = [fake.add_computer(ws.id, f"c{i}", resolution="640x480x24") for i in range(computers)]
+            size = "640x480x24"
+            cs = [fake.add_computer(ws.id, f"c{i}", resolution=size) for i in range(computers)]
             info = {
                 "origin": fake.origin,
                 "base_url": fake.base_url,
@@ -99,8 +108,25 @@ def _serve_relay(port: int) -> None:
 
     from orgo_async.web import orgo_lifespan, relay_terminal, relay_vnc
 
+    profile = os.environ.get("RELAY_PROFILE")  # a cProfile dump of the relay, for analysis
+
+    @contextlib.asynccontextmanager
+    async def profiled(app: Any) -> AsyncIterator[None]:
+        if not profile:
+            yield
+            return
+        import cProfile
+
+        profiler = cProfile.Profile()
+        profiler.enable()
+        try:
+            yield
+        finally:
+            profiler.disable()
+            profiler.dump_stats(profile)
+
     # api_key and base_url from ORGO_API_KEY / ORGO_BASE_URL (set by the parent).
-    app = FastAPI(lifespan=orgo_lifespan(max_connections=50))
+    app = FastAPI(lifespan=orgo_lifespan(lifespan=profiled, max_connections=50))
 
     @app.websocket("/t/{cid}")
     async def terminal(websocket: WebSocket, cid: str, orgo: OrgoDep) -> None:
@@ -112,7 +138,8 @@ def _serve_relay(port: int) -> None:
 
     uvicorn.run(
         app, host="127.0.0.1", port=port, log_level="warning", ws="websockets-sansio",
-        lifespan="on", workers=None, ws_max_queue=32, backlog=4096,
+        lifespan="on", ws_max_queue=32, backlog=4096, ws_per_message_deflate=False,
+        loop=os.environ.get("RELAY_LOOP", "auto"),
     )  # fmt: skip
 
 
@@ -193,7 +220,7 @@ async def _terminal_open(ws: Any) -> None:
 
 
 async def _echo(ws: Any, ch: str) -> None:
-    await ws.send('{"type":"input","data":"%s"}' % ch)
+    await ws.send(f'{{"type":"input","data":"{ch}"}}')
     while True:
         msg = json.loads(await ws.recv())
         if msg.get("type") == "output" and ch in msg["data"]:
@@ -254,6 +281,9 @@ async def _run_mode(
 
     async def session(i: int) -> int:
         nonlocal ready
+        # No permessage-deflate between "browser" and server in either mode: websockify
+        # does not compress, and a relay serving VNC runs uvicorn without it (framebuffer
+        # data through zlib costs far more CPU than it saves on a LAN).
         kwargs: dict[str, Any] = {"max_size": None, "compression": None, "open_timeout": 60,
                                   "close_timeout": 2, "ping_interval": None}  # fmt: skip
         if kind == VNC:
@@ -291,11 +321,15 @@ async def _run_mode(
         results = await asyncio.gather(*tasks, return_exceptions=True)
         raise next(r for r in results if isinstance(r, BaseException))
     rss_open = _rss_kb(srv.relay_pid) if mode == "relay" else 0
+    pids = {"client": os.getpid(), "emulator": srv.emulator_pid, "relay": srv.relay_pid}
+    cpu0 = {name: _cpu_s(pid) for name, pid in pids.items()}
     t0 = time.perf_counter()
     start.set()
     byte_counts = await asyncio.gather(*tasks)
     elapsed = time.perf_counter() - t0
+    cpu = {name: (_cpu_s(pid) - cpu0[name]) / (sessions * ops) * 1e6 for name, pid in pids.items()}
     return {
+        "cpu_us_per_op": cpu,
         "ops_per_s": sessions * ops / elapsed,
         "mb_per_s": sum(byte_counts) / elapsed / 1e6,
         "median_ms": statistics.median(rtts) * 1e3,
@@ -355,6 +389,11 @@ def summary(res: dict[str, Any]) -> dict[str, dict[str, float]]:
         relay_runs = res[kind].get("relay", [])
         open_kb = max((r["rss_open_kb"] for r in relay_runs), default=0)
         cell["kb_per_session"] = (open_kb - res.get("rss_idle_kb", 0)) / res["sessions"]
+        for mode in ("direct", "relay"):
+            runs = res[kind].get(mode, [])
+            for proc in ("client", "emulator", "relay"):
+                values = [r["cpu_us_per_op"][proc] for r in runs]
+                cell[f"{mode}_cpu_{proc}"] = median(values) if values else float("nan")
         out[kind] = cell
     return out
 
@@ -373,9 +412,12 @@ def table(res: dict[str, Any]) -> str:
             f"{c['relay_median_ms']:.1f} / {c['relay_p99_ms']:.1f}",
             fmt_ratio(c["p99_ratio"]),
             f"{c['kb_per_session']:.0f} KiB",
+            f"{c['direct_cpu_client'] + c['direct_cpu_emulator']:.0f}",
+            f"{c['relay_cpu_client'] + c['relay_cpu_emulator']:.0f} + {c['relay_cpu_relay']:.0f}",
         ])  # fmt: skip
     header = ["channel", "unit", "direct", "relay", "relay/direct", "direct ms p50/p99",
-              "relay ms p50/p99", "p99 relay/direct", "relay RSS per session"]  # fmt: skip
+              "relay ms p50/p99", "p99 relay/direct", "relay RSS per session",
+              "CPU µs/op direct", "CPU µs/op relayed (+ relay)"]  # fmt: skip
     return md_table(header, rows)
 
 
