@@ -210,3 +210,20 @@ async def _drain(ws: ClientConnection) -> None:
     with contextlib.suppress(websockets.ConnectionClosed):
         async for _ in ws:
             pass
+
+
+async def test_shell_failing_to_start_closes_4500(env: Env) -> None:
+    env.fake.add_ws_fault(env.cid, "terminal", close_code=4500, reason="failed to spawn shell")
+    async with env.connect() as ws:
+        code, _ = await closed_with(ws)
+    assert code == 4500
+
+
+async def test_upstream_dropping_mid_session_is_reported_not_hidden(env: Env) -> None:
+    # The shell session cannot resume: a dropped upstream ends the browser's session
+    # with "try again later" (the page may open a fresh shell).
+    env.fake.add_ws_fault(env.cid, "terminal", close_code=1011, after_frames=3)
+    async with env.connect() as ws:
+        await ws.send(typed("echo a; echo b; echo c; echo d\r"))
+        code, _ = await closed_with(ws)
+    assert code == 1013

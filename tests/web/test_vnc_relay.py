@@ -254,3 +254,41 @@ async def _drain(ws: ClientConnection) -> None:
     with contextlib.suppress(websockets.ConnectionClosed):
         async for _ in ws:
             pass
+
+
+async def test_upstream_dropped_during_the_handshake_is_retried_unseen(env: Env) -> None:
+    # websockify drops (1011) after its first two frames: the channel reconnects by
+    # itself and the relay starts the RFB handshake again; the browser never notices.
+    env.fake.add_ws_fault(env.cid, "websockify", close_code=1011, after_frames=2)
+    async with env.connect() as ws:
+        client, _ = await rfb_session(ws)
+        client.request_update(incremental=False, width=4, height=4)
+        await ws.send(client.data_to_send())
+        assert (await next_update(ws, client)).rects == ((0, 0, 4, 4),)
+    assert env.fake.computer(env.cid).ws_faults == []  # the fault was taken
+    assert env.counter.accepted == 2  # the dropped socket and its replacement
+    await wait_for(lambda: env.counter.live == 0)
+
+
+async def test_upstream_dropped_mid_session_tells_the_browser_to_reconnect(env: Env) -> None:
+    async with env.connect() as ws:
+        await rfb_session(ws)
+        env.fake.add_ws_fault(env.cid, "websockify", close_code=1011, after_frames=0)
+        # The drop: the emulator closes this computer's sockets when it stops ...
+        env.fake.computer(env.cid).set_status("stopping")
+        env.fake.computer(env.cid).set_status("running")  # ... and it is back at once
+        code, _ = await closed_with(ws)
+    # The first reconnect hit the fault; the next one worked: a new RFB session.
+    assert code == 1012
+    await wait_for(lambda: env.counter.live == 0)
+
+
+async def test_browser_vanishing_without_a_close_frame_closes_the_upstream(env: Env) -> None:
+    ws = await env.connect()
+    await rfb_session(ws)
+    await wait_for(lambda: env.counter.live == 1)
+    ws.transport.abort()  # the tab crashed: no closing handshake
+    await wait_for(lambda: env.counter.live == 0)
+    stats = env.probe.relays[0]
+    await wait_for(lambda: stats.browser_code is not None)
+    assert stats.browser_code in (1005, 1006) and stats.code is None  # uvicorn says 1005
