@@ -17,9 +17,13 @@ repetition, all sessions connect first (not timed), then run their workload at o
   ``frames`` times. Throughput: frames (and MB) per second over all sessions; latency:
   request to last byte.
 
-Memory: the relay process's RSS (``/proc/PID/status``) idle after a warm-up session, and
-with every session open at the end of the workload; per session = the difference /
-sessions. Modes alternate (direct, relay, direct, relay...); medians over repetitions.
+Memory: the relay process's RSS (``/proc/PID/status``) just before the sessions connect
+and with every session open (before the workload); per session = the difference /
+sessions, median over repetitions. ``rss_idle_kb`` (after warm-up) and ``rss_end_kb``
+(after the last repetition) show whether the process keeps growing. Modes alternate (direct, relay, direct, relay...); medians over repetitions
+(the machine is shared: single runs vary by 2x). CPU time per operation of each process
+(``/proc/PID/stat``) is reported too: steadier than rates, and it shows where the
+relayed path spends its extra work.
 """
 
 from __future__ import annotations
@@ -311,6 +315,7 @@ async def _run_mode(
         finally:
             await ws.close()
 
+    rss_before = _rss_kb(srv.relay_pid) if mode == "relay" else 0
     tasks = [asyncio.create_task(session(i)) for i in range(sessions)]
     waiter = asyncio.create_task(all_ready.wait())
     await asyncio.wait([waiter, *tasks], return_when=asyncio.FIRST_COMPLETED)
@@ -336,6 +341,7 @@ async def _run_mode(
         "p99_ms": _p99(rtts) * 1e3,
         "seconds": elapsed,
         "rss_open_kb": rss_open,
+        "rss_before_kb": rss_before,
     }
 
 
@@ -352,7 +358,7 @@ def run(
     echoes: int = 50,
     frames: int = 20,
     frame: tuple[int, int] = (128, 96),
-    reps: int = 2,
+    reps: int = 4,
     log: Callable[[str], None] = print,
 ) -> tuple[str, dict[str, Any]]:
     """Run every mode ``reps`` times, alternating; the table and the raw results."""
@@ -370,6 +376,7 @@ def run(
                         r = await _run_mode(srv, kind, mode, sessions, ops, frame)
                         res[kind].setdefault(mode, []).append(r)
                         await asyncio.sleep(0.3)  # let shells and sockets wind down
+            res["rss_end_kb"] = _rss_kb(srv.relay_pid)
 
         asyncio.run(main())
     return table(res), res
@@ -387,8 +394,8 @@ def summary(res: dict[str, Any]) -> dict[str, dict[str, float]]:
         cell["throughput_ratio"] = cell["relay_ops_per_s"] / cell["direct_ops_per_s"]
         cell["p99_ratio"] = cell["relay_p99_ms"] / cell["direct_p99_ms"]
         relay_runs = res[kind].get("relay", [])
-        open_kb = max((r["rss_open_kb"] for r in relay_runs), default=0)
-        cell["kb_per_session"] = (open_kb - res.get("rss_idle_kb", 0)) / res["sessions"]
+        grown = [(r["rss_open_kb"] - r["rss_before_kb"]) / res["sessions"] for r in relay_runs]
+        cell["kb_per_session"] = median(grown) if grown else float("nan")
         for mode in ("direct", "relay"):
             runs = res[kind].get(mode, [])
             for proc in ("client", "emulator", "relay"):
@@ -418,7 +425,13 @@ def table(res: dict[str, Any]) -> str:
     header = ["channel", "unit", "direct", "relay", "relay/direct", "direct ms p50/p99",
               "relay ms p50/p99", "p99 relay/direct", "relay RSS per session",
               "CPU µs/op direct", "CPU µs/op relayed (+ relay)"]  # fmt: skip
-    return md_table(header, rows)
+    tail = ""
+    if "rss_end_kb" in res:
+        tail = (
+            f"\n\nRelay process RSS: {res['rss_idle_kb'] / 1024:.0f} MB after warm-up, "
+            f"{res['rss_end_kb'] / 1024:.0f} MB after all repetitions (every session closed)."
+        )
+    return md_table(header, rows) + tail
 
 
 def targets(res: dict[str, Any]) -> list[tuple[str, float, bool, str]]:
