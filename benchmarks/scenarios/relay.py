@@ -20,8 +20,10 @@ repetition, all sessions connect first (not timed), then run their workload at o
 Memory: the relay process's RSS (``/proc/PID/status``) just before the sessions connect
 and with every session open (before the workload); per session = the difference /
 sessions, median over repetitions. ``rss_idle_kb`` (after warm-up) and ``rss_end_kb``
-(after the last repetition) show whether the process keeps growing. Modes alternate (direct, relay, direct, relay...); medians over repetitions
-(the machine is shared: single runs vary by 2x). CPU time per operation of each process
+(after the last repetition) show whether the process keeps growing.
+
+Modes alternate (direct, relay, direct, relay...); medians over repetitions (the machine
+is shared: single runs vary by 2x). CPU time per operation of each process
 (``/proc/PID/stat``) is reported too: steadier than rates, and it shows where the
 relayed path spends its extra work.
 """

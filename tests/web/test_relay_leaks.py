@@ -9,6 +9,7 @@ import gc
 
 import pytest
 import websockets
+from websockets.typing import Subprotocol
 
 from orgo_async.connection import Terminal, Vnc
 from orgo_async.testing import FakeOrgo
@@ -44,8 +45,8 @@ async def test_many_sessions_leave_no_channel_socket_or_task(fake_orgo: FakeOrgo
                 browser.transport.abort()  # vanished
             else:
                 await browser.close()
-            browser = await websockets.connect(f"{base}/vnc", subprotocols=["binary"])
-            await rfb_session(browser)  # type: ignore[arg-type]
+            browser = await websockets.connect(f"{base}/vnc", subprotocols=[Subprotocol("binary")])
+            await rfb_session(browser)
             if i % 4 == 0:
                 fake_orgo.rotate_password(c.id)  # the relay closes 1012
                 with pytest.raises(websockets.ConnectionClosed):
