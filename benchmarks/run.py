@@ -44,8 +44,8 @@ RELAY_NOTE = (
     "of the clients + the emulator, and of the relay process. The machine has 2 cores for "
     "all three processes, so throughput through the relay is bounded by the total CPU per "
     "operation, not by the relay's own capacity (1e6 / relay CPU µs per op, on a core of "
-    "its own). Relay RSS per session: the relay process's RSS with every session open, "
-    "minus idle, divided by the sessions."
+    "its own). Relay RSS per session: on a fresh relay process, its RSS with every session "
+    "open minus after one warm-up session, divided by the sessions."
 )
 
 

@@ -17,10 +17,10 @@ repetition, all sessions connect first (not timed), then run their workload at o
   ``frames`` times. Throughput: frames (and MB) per second over all sessions; latency:
   request to last byte.
 
-Memory: the relay process's RSS (``/proc/PID/status``) just before the sessions connect
-and with every session open (before the workload); per session = the difference /
-sessions, median over repetitions. ``rss_idle_kb`` (after warm-up) and ``rss_end_kb``
-(after the last repetition) show whether the process keeps growing.
+Memory: on a fresh relay process per channel, its RSS (``/proc/PID/status``) after one
+warm-up session, and with ``sessions`` sessions open; per session = the difference /
+sessions. ``rss_idle_kb`` (after warm-up) and ``rss_end_kb`` (after the last repetition)
+of the throughput runs' relay show whether a long-lived process keeps growing.
 
 Modes alternate (direct, relay, direct, relay...); medians over repetitions (the machine
 is shared: single runs vary by 2x). CPU time per operation of each process
@@ -381,7 +381,25 @@ def run(
             res["rss_end_kb"] = _rss_kb(srv.relay_pid)
 
         asyncio.run(main())
+    for kind in (TERMINAL, VNC):
+        log(f"relay: {kind} memory, {sessions} sessions on a fresh relay process ...")
+        res[f"{kind}_kb_per_session"] = _memory(kind, sessions, computers, frame)
     return table(res), res
+
+
+def _memory(kind: str, sessions: int, computers: int, frame: tuple[int, int]) -> float:
+    """KiB of relay RSS per open session, on a fresh relay process (an allocator that
+    already served earlier sessions reuses their freed memory and hides the cost)."""
+    with servers(computers) as srv:
+
+        async def main() -> float:
+            await _run_mode(srv, kind, "relay", 1, 1, (16, 16))  # imports, pools, caches
+            await asyncio.sleep(0.3)
+            idle = _rss_kb(srv.relay_pid)
+            r = await _run_mode(srv, kind, "relay", sessions, 1, frame)
+            return float(r["rss_open_kb"] - idle) / sessions
+
+        return asyncio.run(main())
 
 
 def summary(res: dict[str, Any]) -> dict[str, dict[str, float]]:
@@ -395,9 +413,7 @@ def summary(res: dict[str, Any]) -> dict[str, dict[str, float]]:
                 cell[f"{mode}_{key}"] = median([r[key] for r in runs]) if runs else float("nan")
         cell["throughput_ratio"] = cell["relay_ops_per_s"] / cell["direct_ops_per_s"]
         cell["p99_ratio"] = cell["relay_p99_ms"] / cell["direct_p99_ms"]
-        relay_runs = res[kind].get("relay", [])
-        grown = [(r["rss_open_kb"] - r["rss_before_kb"]) / res["sessions"] for r in relay_runs]
-        cell["kb_per_session"] = median(grown) if grown else float("nan")
+        cell["kb_per_session"] = res.get(f"{kind}_kb_per_session", float("nan"))
         for mode in ("direct", "relay"):
             runs = res[kind].get(mode, [])
             for proc in ("client", "emulator", "relay"):

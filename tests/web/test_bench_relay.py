@@ -23,7 +23,8 @@ def test_relay_scenario_runs_both_modes_and_reports_memory_and_cpu() -> None:
     # Frames carried real pixels: 2 frames x 4 sessions of 128x96 at 32 bpp, at least.
     (vnc_direct,) = res["vnc"]["direct"]
     assert vnc_direct["mb_per_s"] * vnc_direct["seconds"] * 1e6 >= 8 * 128 * 96 * 4
-    assert res["rss_idle_kb"] > 0
+    assert res["rss_idle_kb"] > 0 and res["rss_end_kb"] > 0
+    assert res["terminal_kb_per_session"] == res["terminal_kb_per_session"]  # measured, not NaN
     assert "relay RSS per session" in table and "echoes/s" in table
     names = [row[0] for row in bench_run.targets({"relay": res})]
     assert names == [
