@@ -92,6 +92,8 @@ async def test_desktop_terminal_and_no_secret_in_the_browser(
     colour = f"#{random.randrange(40, 216):02x}{random.randrange(40, 216):02x}c8"
     await desktop.paint(colour)
 
+    # Every password the computers will have had: these, and those minted by the restart.
+    passwords = {c.vnc_password for c in fake.world.computers.values()}
     await page.goto(srv.url + "/")
     await page.wait_for("document.querySelectorAll('#fleet li').length === 2")
     await page.wait_for("document.getElementById('vnc-status').textContent === 'connected'")
@@ -108,12 +110,18 @@ async def test_desktop_terminal_and_no_secret_in_the_browser(
     text = await page.wait_for(f"{rows}.includes('browser-42') && {rows}")
     assert "echo browser-$((6*7))" in text  # the echo of what was typed, then the output
 
-    # The live status list follows a restart (SSE from the app's watch()).
-    first = fake.world.computers[sorted(fake.world.computers)[0]].id
+    # Restart the computer on screen: the list follows (SSE from the app's watch()), and
+    # noVNC reconnects through the relay, which fetched the rotated password itself.
+    first = await page.evaluate("window.orgoDemo.current")
+    status = "document.getElementById('vnc-status').textContent"
     await page.evaluate(f"fetch('/api/computers/{first}/restart', {{method: 'POST'}})")
     badge = f"document.querySelector('li[data-id=\"{first}\"] .badge').className"
     await page.wait_for(f"{badge}.includes('restarting')", timeout=10)
+    await page.wait_for(f"{status}.startsWith('reconnecting')", timeout=15)
     await page.wait_for(f"{badge}.includes('running')", timeout=15)
+    await page.wait_for(f"{status} === 'connected'", timeout=20)
+    await desktop.paint("#20a040")
+    await _canvas_shows(page, "#20a040")
 
     await page.screenshot(str(tmp_path / "dashboard.png"))
     await page.settle()
@@ -122,7 +130,9 @@ async def test_desktop_terminal_and_no_secret_in_the_browser(
     assert {"body", "ws frame received", "ws frame sent", "websocket url"} <= kinds
     assert any(where.endswith("/rfb.js") for where, _ in received.items)  # JS was captured
     assert any(data.startswith(b"RFB 003.008") for w, data in received.items if "ws frame" in w)
-    secrets = [fake.api_key] + [c.vnc_password for c in fake.world.computers.values()]
+    passwords |= {c.vnc_password for c in fake.world.computers.values()}
+    assert len(passwords) == 3  # two computers, one restarted
+    secrets = [fake.api_key, *passwords]
     for secret in secrets:
         assert received.containing(secret) == [], "a secret reached the browser"
     assert (tmp_path / "dashboard.png").stat().st_size > 10_000

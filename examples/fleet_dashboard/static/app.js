@@ -110,6 +110,7 @@ function connectTerminal(id) {
   const socket = new WebSocket(`${wsBase}/ws/computers/${id}/terminal?cols=${term.cols}&rows=${term.rows}`);
   socket.onopen = () => {
     termStatus.textContent = "connected";
+    if (state.termRetry > 1000) term.write("\r\n[a new shell: the computer restarted]\r\n");
     state.termRetry = 1000;
   };
   socket.onmessage = (e) => {
