@@ -6,7 +6,7 @@ so a relay that only pumped bytes would still need the password in the page. Thi
 completes the RFB handshake and VNC authentication upstream itself
 (:class:`~orgo_async._protocol.rfb.RfbClient` in hand-off mode, over
 :meth:`Connection.vnc <orgo_async.Connection.vnc>`), offers the browser an RFB session
-with security type None (:class:`~orgo_async._protocol.rfb.NoAuthServerHandshake`,
+with security type None (:class:`~orgo_async._protocol.rfb_relay.NoAuthServerHandshake`,
 replaying the upstream ServerInit), then relays the raw stream both ways. The app's own
 auth guards the WebSocket; the page runs ``new RFB(element, url)`` with no credentials.
 
@@ -30,7 +30,8 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Final
 
 from .._errors import OrgoError, TokenRejectedError, WebSocketError
-from .._protocol.rfb import NoAuthServerHandshake, RfbClient, RfbState
+from .._protocol.rfb import RfbClient, RfbState
+from .._protocol.rfb_relay import NoAuthServerHandshake
 from .._secrets import get_logger
 from ..connection import ReconnectPolicy
 from ._relay import RelayResult, open_connection, registry_of, run_pumps
