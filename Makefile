@@ -3,12 +3,17 @@
 # make lint   - ruff + mypy --strict
 # make bench  - run the benchmarks side by side, print the tables, rewrite benchmarks/README.md
 #               (about 6 minutes; BENCH_ARGS=--quick for tiny sizes, "--only fleet decode")
+# make example - the FastAPI fleet dashboard on http://127.0.0.1:8000 against the emulator
+#               (needs xvfb, x11vnc, x11-xserver-utils, node/npm; installs noVNC + xterm.js)
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean
+EXAMPLE := examples/fleet_dashboard
+VENDOR  := $(EXAMPLE)/node_modules/.installed
+
+.PHONY: demo test lint bench example clean
 
 .venv/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,15 +25,24 @@ demo: $(STAMP)
 	$(BIN)/orgo-async demo
 
 test: $(STAMP)
+	-@$(MAKE) --no-print-directory $(VENDOR)  # for the browser test; it skips (saying why) without
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)
-	$(BIN)/ruff check orgo_async tests benchmarks
-	$(BIN)/ruff format --check orgo_async tests benchmarks
+	$(BIN)/ruff check orgo_async tests benchmarks examples
+	$(BIN)/ruff format --check orgo_async tests benchmarks examples
 	$(BIN)/mypy --strict orgo_async
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run $(BENCH_ARGS)
 
+# The example's front-end libraries, from the npm registry at set-up time (git-ignored).
+$(VENDOR): $(EXAMPLE)/package.json $(EXAMPLE)/package-lock.json
+	cd $(EXAMPLE) && npm ci --no-audit --no-fund
+	touch $(VENDOR)
+
+example: $(STAMP) $(VENDOR)
+	$(BIN)/python -m examples.fleet_dashboard $(EXAMPLE_ARGS)
+
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .cache $(EXAMPLE)/node_modules

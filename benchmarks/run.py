@@ -24,7 +24,7 @@ from ._common import ROOT, Server, fmt_ratio, official_python, run_server
 
 README = Path(__file__).resolve().parent / "README.md"
 START, END = "<!-- bench:start -->", "<!-- bench:end -->"
-SCENARIOS = ("decode", "fleet", "startup", "ws")
+SCENARIOS = ("decode", "fleet", "startup", "ws", "relay")
 FLEET_NOTE = (
     "`ours / this` > 1 means ours is faster. `fraction of C/latency` is req/s divided by "
     "the ideal concurrency / server latency; in brackets, divided by concurrency / the mean "
@@ -34,6 +34,18 @@ FLEET_NOTE = (
     "machine; for the official SDK all threads). httpx and the "
     "official SDK are measured at the smaller size only (at their rate 10,000 polls take "
     "10-50 s per repetition)."
+)
+
+RELAY_NOTE = (
+    "All sessions at once, one uvicorn worker (uvloop when installed, no permessage-deflate "
+    "towards the clients), the emulator and the clients in their own processes. Terminal: "
+    "one keystroke echoed by the PTY (`exec cat`), round trip; VNC: a non-incremental "
+    "update of the frame region, request to last byte. CPU columns: CPU time per operation "
+    "of the clients + the emulator, and of the relay process. The machine has 2 cores for "
+    "all three processes, so throughput through the relay is bounded by the total CPU per "
+    "operation, not by the relay's own capacity (1e6 / relay CPU µs per op, on a core of "
+    "its own). Relay RSS per session: on a fresh relay process, its RSS with every session "
+    "open minus after one warm-up session, divided by the sessions."
 )
 
 
@@ -156,6 +168,12 @@ def targets(res: dict[str, Any]) -> list[list[str]]:
             t = imp.get(f"{stmt} (3.12)", float("nan"))
             x = orgo / t
             add(f"`{stmt}` >= 5x faster than `import orgo`", x, x >= 5, fmt_ratio(x))
+    relay = res.get("relay")
+    if relay:
+        from .scenarios import relay as relay_scenario
+
+        for name, value, ok, detail in relay_scenario.targets(relay):
+            add(name, value, ok, detail)
     mem = res.get("memory")
     if mem:
         keys = [k for k in mem if k.startswith("ours ")]
@@ -260,6 +278,17 @@ def main(argv: list[str] | None = None) -> int:
             table, res["ws"] = ws.run(server)
         emit("Terminal and audio WebSockets", table)
 
+    def do_relay() -> None:
+        from .scenarios import relay
+
+        log("browser relays ...")
+        if quick:
+            table, res["relay"] = relay.run(sessions=6, computers=2, echoes=5, frames=3,
+                                            reps=1, log=log)  # fmt: skip
+        else:
+            table, res["relay"] = relay.run(log=log)
+        emit("Browser relays (orgo_async.web) vs straight to the emulator", table, RELAY_NOTE)
+
     if "decode" in a.only:
         guarded("Decode", do_decode)
     with run_server() as server:
@@ -270,6 +299,8 @@ def main(argv: list[str] | None = None) -> int:
             guarded("Peak memory", lambda: do_memory(server))
         if "ws" in a.only:
             guarded("Terminal and audio WebSockets", lambda: do_ws(server))
+    if "relay" in a.only:
+        guarded("Browser relays", do_relay)
     emit("Targets (issue 5)", md_table(["target", "measured", "verdict"], targets(res)))
     elapsed = time.perf_counter() - started
     stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())

@@ -1,0 +1,1 @@
+"""The fleet dashboard example: FastAPI + one page (fleet, noVNC desktop, xterm.js terminal)."""
