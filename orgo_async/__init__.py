@@ -51,7 +51,6 @@ from ._version import __version__
 
 if TYPE_CHECKING:
     from ._client import AsyncOrgo
-    from ._http import RawResponse
     from ._models import (
         ActionResult,
         AutoStop,
@@ -73,11 +72,12 @@ if TYPE_CHECKING:
         WorkspaceStatus,
     )
     from ._resources.fleet import FleetResult, FleetRun, StatusChange, Watch
+    from ._response import RawResponse
     from .connection import Connection
 
 _LAZY: dict[str, str] = {
     "AsyncOrgo": "._client",
-    "RawResponse": "._http",
+    "RawResponse": "._response",
     "Connection": ".connection",
     "FleetResult": "._resources.fleet",
     "FleetRun": "._resources.fleet",

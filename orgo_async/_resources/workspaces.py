@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from .._http import HTTPPipeline, Route
+from .._http import HTTPPipeline
 from .._models import Success, Workspace, WorkspaceList
+from .._routes import Route
 
 __all__ = ["Workspaces"]
 

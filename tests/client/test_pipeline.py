@@ -31,6 +31,7 @@ from orgo_async import (
     ServiceUnavailableError,
     UnprocessableEntityError,
 )
+from orgo_async._retry import MAX_RETRY_AFTER, backoff_delay, parse_retry_after
 from tests.conftest import API_KEY, RecordingServer
 
 BASE = "http://orgo.test/api"
@@ -169,11 +170,9 @@ async def test_retry_after_is_honoured(orgo: AsyncOrgo, no_sleep: list[float]) -
 
 
 async def test_retry_after_http_date_and_cap() -> None:
-    from orgo_async._http import MAX_RETRY_AFTER, HTTPPipeline, parse_retry_after
-
     assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0  # in the past
     assert parse_retry_after("garbage") is None and parse_retry_after(None) is None
-    assert HTTPPipeline._delay(1, 1000.0) == MAX_RETRY_AFTER
+    assert backoff_delay(1, 1000.0) == MAX_RETRY_AFTER
 
 
 async def test_429_error_exposes_retry_after() -> None:
