@@ -48,6 +48,7 @@ __all__ = [
     "RawResponse",
     "RequestOptions",
     "copy_options",
+    "decode_response",
     "retry_sleep",
 ]
 
@@ -312,7 +313,7 @@ class HTTPPipeline:
                     _log_response(sent, outcome, loop.time() - started, attempt, retries)
                 status = outcome.status
                 if 200 <= status < 300 or (ok_statuses is not None and status in ok_statuses):
-                    return self._decode(response_type, outcome, sent)
+                    return decode_response(response_type, outcome, sent)
             delay = self._next_delay(outcome, idempotent, attempt, retries)
             if delay is None:
                 if isinstance(outcome, TransportFailure):
@@ -373,38 +374,46 @@ class HTTPPipeline:
         msg = f"connection error: {type(e).__name__}: {e}"
         return APIConnectionError(msg, method=method, url=path)
 
-    # -- 4. decoding a success --------------------------------------------------------
 
-    @staticmethod
-    def _decode(tp: type[Any] | None, response: Response, request: Request) -> Any:
-        data = response.body
-        dec = _decoders.get(tp)
-        if dec is not None and data:
-            try:
-                return dec.decode(data)
-            except (msgspec.ValidationError, msgspec.DecodeError):
-                pass  # fall through to the slow path, which says what is wrong
-        if tp is None:
-            return None
-        if tp is RawResponse:
-            return RawResponse(response.status, dict(response.headers), data, request.full_url)
-        if tp is bytes:
-            return data
-        if not data.strip():
-            # Some endpoints answer 200 with no body; models whose fields all have
-            # defaults (Success, ActionResult) stand for that.
-            try:
-                return tp()
-            except TypeError:
-                msg = f"empty response, expected {tp.__name__}"
-                raise _decode_error(msg, response, request) from None
+# -- 4. decoding a success --------------------------------------------------------------
+
+
+def decode_response(tp: type[Any] | None, response: Response, request: Request) -> Any:
+    """The body of a successful ``response`` as ``tp``, or :class:`APIDecodeError`.
+
+    ``tp`` is a msgspec type (decoded by a decoder built once per type), ``bytes``,
+    :class:`RawResponse` or ``None`` (body ignored). An empty body stands for a model
+    whose fields all have defaults. Nothing else escapes: a body that is not JSON, or
+    JSON of the wrong shape, raises :class:`APIDecodeError` with a scrubbed excerpt.
+    """
+    data = response.body
+    dec = _decoders.get(tp)
+    if dec is not None and data:
         try:
-            return _decoder(tp).decode(data)
-        except msgspec.ValidationError as e:
-            msg = f"response does not match {tp.__name__}: {e}"
+            return dec.decode(data)
+        except (msgspec.ValidationError, msgspec.DecodeError):
+            pass  # fall through to the slow path, which says what is wrong
+    if tp is None:
+        return None
+    if tp is RawResponse:
+        return RawResponse(response.status, dict(response.headers), data, request.full_url)
+    if tp is bytes:
+        return data
+    if not data.strip():
+        # Some endpoints answer 200 with no body; models whose fields all have
+        # defaults (Success, ActionResult) stand for that.
+        try:
+            return tp()
+        except TypeError:
+            msg = f"empty response, expected {tp.__name__}"
             raise _decode_error(msg, response, request) from None
-        except msgspec.DecodeError as e:
-            raise _decode_error(f"malformed JSON in response: {e}", response, request) from None
+    try:
+        return _decoder(tp).decode(data)
+    except msgspec.ValidationError as e:
+        msg = f"response does not match {tp.__name__}: {e}"
+        raise _decode_error(msg, response, request) from None
+    except msgspec.DecodeError as e:
+        raise _decode_error(f"malformed JSON in response: {e}", response, request) from None
 
 
 def _decode_error(message: str, response: Response, request: Request) -> APIDecodeError:

@@ -103,7 +103,7 @@ def parse_retry_after(value: str | None) -> float | None:
         try:
             when = email.utils.parsedate_to_datetime(value)
             seconds = when.timestamp() - time.time()
-        except (TypeError, ValueError, OverflowError, IndexError):
+        except (TypeError, ValueError, OverflowError, OSError, IndexError):
             return None
     if not math.isfinite(seconds):  # "nan", "inf", "1e999"
         return None
