@@ -41,13 +41,17 @@ __all__ = [
     "retry_delay",
 ]
 
-# The reference (orgo-api.md §1.6) recommends, for 429s, backoff from 1 s doubling to a
-# 60 s cap, and for 503 "retry 1 s, 2 s, 4 s". With the default two retries the budget
-# is short: 0.25-0.5 s, then 0.5-1 s, so a transient 5xx or dropped connection costs the
-# caller about a second, not several. 429s follow the reference more closely: at least
-# RATE_LIMIT_MIN_DELAY, and the wait holds back every request of the client (the
-# governor in _http), so a rate limit is not hammered by the other tasks meanwhile.
-# The cap of 8 s applies to long retry budgets set with max_retries.
+# What the code does, and where it departs from the reference (orgo-api.md §1.6), which
+# recommends for 429 "1 s, doubling, capped at 60 s" and for 503 "1 s, 2 s, 4 s":
+# * without Retry-After, attempt n waits a random time in [c/2, c] with
+#   c = min(8 s, 0.5 s * 2**(n-1)): 0.25-0.5 s, 0.5-1 s, 1-2 s, 2-4 s, 4-8 s, 4-8 s...
+#   Shorter than the reference's 503 schedule on purpose: the default budget (two
+#   retries) is for blips, and costs a caller about a second, not seven; a server that
+#   wants a longer pause says so with Retry-After, which wins.
+# * a 429 without Retry-After waits at least RATE_LIMIT_MIN_DELAY (the reference's
+#   first step), then grows the same way but stops at 8 s rather than 60 s: the wait
+#   holds back every request of the client (the governor), so a long cap would stall a
+#   whole fleet on one 429, and each retry that is still limited backs off again.
 RETRY_BASE_DELAY: Final = 0.5
 RETRY_MAX_DELAY: Final = 8.0
 RATE_LIMIT_MIN_DELAY: Final = 1.0

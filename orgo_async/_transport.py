@@ -41,6 +41,10 @@ class Request(msgspec.Struct, frozen=True, gc=False):
     path: str
     full_url: str
 
+    def __repr__(self) -> str:
+        # Never the headers (the key) nor the body (what the caller typed, a password).
+        return f"Request({self.method} {self.path})"
+
 
 class Response(msgspec.Struct, frozen=True, gc=False):
     """An HTTP answer, whatever its status, with the whole body read."""
@@ -48,6 +52,10 @@ class Response(msgspec.Struct, frozen=True, gc=False):
     status: int
     headers: Mapping[str, str]
     body: bytes
+
+    def __repr__(self) -> str:
+        # Never the body: a computer's JSON holds its vnc_password.
+        return f"Response(status={self.status}, size={len(self.body)})"
 
 
 class TransportFailure(msgspec.Struct, frozen=True):

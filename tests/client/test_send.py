@@ -163,3 +163,16 @@ async def test_connect_timeout_exhausted_is_api_timeout(no_sleep: list[float]) -
             with pytest.raises(APITimeoutError, match=r"timed out connecting to http://orgo\.test"):
                 await orgo.computers.click(CID, 1, 2)
     assert len(no_sleep) == 1
+
+
+async def test_request_and_response_reprs_hide_key_and_body(
+    server: RecordingServer, session: aiohttp.ClientSession
+) -> None:
+    password = "0a017c595fa7689753a3"
+    server.respond("POST", "/api/x", body=b'{"vnc_password": "' + password.encode() + b'"}')
+    req = _pipeline(server.base_url).build("POST", "/x", json={"text": "hunter2-typed"})
+    outcome = await send_once(session, req)
+    assert isinstance(outcome, Response) and password.encode() in outcome.body
+    for text in (repr(req), str(req), repr(outcome), str(outcome)):
+        assert API_KEY not in text and "hunter2" not in text and password not in text, text
+    assert repr(req) == "Request(POST /x)" and repr(outcome) == "Response(status=200, size=40)"
