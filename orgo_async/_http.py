@@ -295,7 +295,8 @@ class HTTPPipeline:
         """
         shared = self.transport
         session = shared.get_session()
-        loop = cast(asyncio.AbstractEventLoop, shared.loop)  # bound by get_session
+        loop = shared.loop
+        assert loop is not None  # bound by get_session
         req = self.build(method, path, json=json, params=params, content=content,
                          headers=headers, timeout=timeout, url=url, auth=auth)  # fmt: skip
         rotating_key = auth and self._static_auth is None
