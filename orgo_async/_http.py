@@ -44,11 +44,15 @@ __all__ = [
     "DEFAULT_BASE_URL",
     "ApiKey",
     "HTTPPipeline",
-    # RawResponse lives in _response; connection/ still imports it from here.
+    # These live in _response, _routes and _retry now; re-exported so code written
+    # against the old layout (connection/ imports RawResponse from here) keeps working.
     "RawResponse",
     "RequestOptions",
+    "Route",
+    "check_id",
     "copy_options",
     "decode_response",
+    "parse_retry_after",
     "retry_sleep",
 ]
 
