@@ -19,13 +19,13 @@ from ._http import (
     DEFAULT_TIMEOUT,
     HTTPPipeline,
     RequestOptions,
-    _Transport,
     copy_options,
 )
 from ._models import Computer
 from ._resources.computers import Computers
 from ._resources.workspaces import Workspaces
 from ._secrets import REDACTED, Secret
+from ._transport import SharedSession
 
 if TYPE_CHECKING:
     from ._resources.agent import Agent
@@ -57,7 +57,7 @@ class AsyncOrgo:
         timeout: default seconds per request (bash/exec/wait get their server limit plus
             slack on top of this).
         max_retries: retries of a failed request that is safe to retry (see
-            :mod:`orgo_async._http` for what is safe).
+            :mod:`orgo_async._retry` for what is safe).
         max_connections / max_connections_per_host: the connection pool limits.
         session: a caller-owned ``aiohttp.ClientSession``; it is used as is and never
             closed by the client.
@@ -120,7 +120,7 @@ class AsyncOrgo:
             max_retries=max_retries,
             headers=dict(default_headers or {}),
         )
-        transport = _Transport(
+        transport = SharedSession(
             session=session,
             max_connections=max_connections,
             max_connections_per_host=max_connections_per_host,

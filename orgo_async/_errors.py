@@ -33,8 +33,10 @@
     ├── TemplateBuildError            a template build being waited on failed
     └── WaitTimeoutError              wait_until gave up (also a TimeoutError)
 
-Every message is passed through :func:`orgo_async._secrets.redact`, so a server that echoes
-a token back cannot leak it through ``str(exc)``.
+Every message is passed through :func:`orgo_async._secrets.scrub`, so a server that echoes
+a token back, or a malformed body that holds a password, cannot leak it through
+``str(exc)``, ``repr(exc)`` or ``exc.args``. The raw bytes stay available as ``exc.body``
+for the caller who asks for them.
 """
 
 from __future__ import annotations
@@ -42,7 +44,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ._secrets import redact
+from ._retry import parse_retry_after
+from ._secrets import scrub
 
 __all__ = [
     "APIConnectionError",
@@ -79,12 +82,24 @@ __all__ = [
 ]
 
 _EXCERPT = 200
+# How much of a body is scrubbed before the excerpt is cut from it. Scrubbing before
+# cutting means a secret that crosses the cut is recognised whole; the window bounds the
+# work on a multi-megabyte body (the scrubber is linear, but an error path need not read
+# what it will not show).
+_SCRUB_WINDOW = 64 * 1024
 
 
 def excerpt(body: bytes | str, limit: int = _EXCERPT) -> str:
-    """A short, printable, redacted prefix of a body for error messages."""
-    text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
-    text = redact(text)
+    """A short, printable, scrubbed prefix of a body for error messages and logs.
+
+    Secrets are hidden whatever the body (see :func:`orgo_async._secrets.scrub`):
+
+    >>> excerpt(b'{"id": "c1", "vnc_password": "a06db12a86', limit=40)
+    '{"id": "c1", "vnc_password": "***'
+    """
+    # 4 bytes per character at most in UTF-8: enough bytes for the whole window.
+    raw = body[: _SCRUB_WINDOW * 4].decode("utf-8", "replace") if isinstance(body, bytes) else body
+    text = scrub(raw[:_SCRUB_WINDOW])
     return text if len(text) <= limit else text[:limit] + "…"
 
 
@@ -92,7 +107,7 @@ class OrgoError(Exception):
     """Base class of every error the SDK raises on purpose."""
 
     def __init__(self, message: str) -> None:
-        self.message = redact(message)
+        self.message = scrub(message)
         super().__init__(self.message)
 
 
@@ -161,7 +176,7 @@ class APIStatusError(APIError):
         if self.request_id:
             parts.append(f"request_id={self.request_id}")
         if self.method and self.url:
-            parts.append(f"({self.method} {redact(self.url)})")
+            parts.append(f"({self.method} {scrub(self.url)})")
         return " ".join(parts)
 
 
@@ -314,8 +329,6 @@ class RateLimitError(APIStatusError):
 
     @property
     def retry_after(self) -> float | None:
-        from ._http import parse_retry_after  # local: _http imports aiohttp
-
         return parse_retry_after(self.headers.get("Retry-After"))
 
 
@@ -338,7 +351,8 @@ class APITimeoutError(APIConnectionError, TimeoutError):
 class APIDecodeError(APIError):
     """The answer is not what the API documents: malformed JSON or wrong types.
 
-    ``status_code`` is the HTTP status and ``excerpt`` a short, redacted prefix of the body.
+    ``status_code`` is the HTTP status, ``excerpt`` a short, scrubbed prefix of the body
+    (also in the message) and ``body`` the raw bytes.
     """
 
     def __init__(

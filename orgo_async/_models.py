@@ -34,6 +34,7 @@ __all__ = [
     "ComputerStatus",
     "ErrorBody",
     "ExecResult",
+    "FieldError",
     "MoveResult",
     "ResizeDimension",
     "ResizeResult",
@@ -391,15 +392,34 @@ class StreamStatus(_Model):
 
 
 class _NestedError(_Model):
+    """``error`` as an object, the ``/v1/chat/completions`` shape."""
+
     type: str | None = None
     message: str | None = None
     code: str | None = None
 
 
-class ErrorBody(_Model):
-    """The documented error body: ``{"error", "request_id"?, "code"?, "upstream_status"?}``.
+class FieldError(_Model):
+    """One entry of ``errors`` in a template validation answer (``{"ok": false, ...}``)."""
 
-    ``error`` is a string on the REST API and an object on ``/v1/chat/completions``.
+    field: str | None = None
+    code: str | None = None
+    message: str | None = None
+    hint: str | None = None
+
+
+class ErrorBody(_Model):
+    """A non-2xx answer's JSON body, in every documented shape (``orgo-api.md`` §1.4).
+
+    * REST: ``{"error": "...", "request_id"?, "code"?, "upstream_status"?}`` plus
+      ``key_workspace_id``/``target_workspace_id`` on a scope mismatch;
+    * ``/v1/chat/completions``: ``{"error": {"type", "message", "code"}}``;
+    * templates: ``{"ok": false, "errors": [{"field", "code", "message", "hint"?}]}``;
+    * older servers: ``{"success": false, "error": "..."}`` or ``{"message": "..."}``.
+
+    >>> body = msgspec.json.decode(b'{"error": {"message": "m", "code": "c"}}', type=ErrorBody)
+    >>> body.text(), body.error_code()
+    ('m', 'c')
     """
 
     error: str | _NestedError | None = None
@@ -409,17 +429,30 @@ class ErrorBody(_Model):
     upstream_status: int | None = None
     key_workspace_id: str | None = None
     target_workspace_id: str | None = None
+    ok: bool | None = None
+    errors: list[FieldError] | None = None
 
     def text(self) -> str | None:
+        """The human-readable message, whichever shape carried it."""
         if isinstance(self.error, str):
             return self.error
-        if isinstance(self.error, _NestedError):
+        if isinstance(self.error, _NestedError) and self.error.message:
             return self.error.message
-        return self.message
+        if self.message:
+            return self.message
+        if self.errors:
+            return "; ".join(
+                f"{e.field}: {e.message}" if e.field else (e.message or e.code or "invalid")
+                for e in self.errors
+            )
+        return None
 
     def error_code(self) -> str | None:
+        """The machine-readable code (``workspace_scope_mismatch``...), if any."""
         if self.code:
             return self.code
         if isinstance(self.error, _NestedError):
             return self.error.code
+        if self.errors:
+            return self.errors[0].code
         return None

@@ -5,20 +5,27 @@ unwrapped with :meth:`Secret.get` only where a header or URL is built for sendin
 secret value ever wrapped is also remembered (bounded) so :func:`redact` can scrub it from
 text that came from elsewhere, such as a server's error message that echoes a token, and
 the ``orgo_async`` logger carries a filter that does the same for every record.
+
+:func:`scrub` goes further for text that came from a server: it also hides the values of
+secret-shaped fields (``"vnc_password": "..."``, ``token=...``, ``Bearer ...``) that were
+never registered, such as a password inside a body too malformed to decode. Every excerpt
+of a body that reaches an exception message, a log line or a repr goes through it.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from collections import OrderedDict
 from typing import Final
 
-__all__ = ["REDACTED", "Secret", "redact"]
+__all__ = ["REDACTED", "Secret", "redact", "scrub"]
 
 REDACTED: Final = "***"
 
-# Most recent secrets first out; bounded so a long-lived process that sees many
-# rotations does not grow without limit.
+# Bounded so a long-lived process that sees many rotations does not grow without limit.
+# Eviction is first in, first out by first registration: a value seen again keeps its
+# place (see remember), so the oldest registered value is forgotten first.
 _MAX_KNOWN = 4096
 _known: OrderedDict[str, None] = OrderedDict()
 
@@ -50,6 +57,55 @@ def redact(text: str) -> str:
         if value in text:
             text = text.replace(value, REDACTED)
     return text
+
+
+# Field names that hold secrets, in any case: vnc_password, password, token, api_key,
+# apiKey, X-Api-Key, secret, client_secret, authorization... A name matches when it
+# contains one of these words; the bounded tail keeps the scan linear on long words.
+_SECRET_NAME = r"(?:password|passwd|token|api[_-]?key|secret|authorization)[\w.-]{0,40}"
+_SECRET_FIELD = re.compile(
+    # The name, its closing quote (plain, or escaped once or more inside another JSON
+    # string), the separator, then the value in one of four forms. Each form also
+    # matches a value cut off by the end of the text, so a truncated body hides the
+    # part of the password it still holds.
+    _SECRET_NAME
+    + r"""(?P<sep>\\*["']?\s*[:=]\s*)(?:
+          (?P<q1>")(?P<v1>(?:[^"\\]|\\.)+)             # "json string"
+        | (?P<q2>\\{1,8}")(?P<v2>(?:(?!\\{1,8}").)+)     # \"escaped json string\"
+        | (?P<q3>')(?P<v3>[^']+)                         # 'single quoted'
+        | (?P<v4>(?:bearer\s+)?[^\s"'\\,;&}\]<>]+)     # bare: token=abc&, null, 12
+    )""",
+    re.IGNORECASE | re.VERBOSE | re.DOTALL,
+)
+# A bearer credential anywhere, e.g. an echoed "Authorization: Bearer sk_live_...".
+_BEARER = re.compile(r"(\bbearer\s+)[A-Za-z0-9._~+/=-]+", re.IGNORECASE)
+
+
+def _hide_value(m: re.Match[str]) -> str:
+    # Keep the name, separator and quotes; replace only the value (whichever form matched).
+    group = m.lastgroup or "v4"
+    text = m.string
+    return text[m.start() : m.start(group)] + REDACTED + text[m.end(group) : m.end()]
+
+
+def scrub(text: str) -> str:
+    """``text`` with known secrets and the values of secret-shaped fields replaced.
+
+    For text that came from elsewhere (a body, a server's message): on top of
+    :func:`redact`, hides the value of any ``password``/``token``/``api_key``/``secret``/
+    ``authorization`` field (JSON, escaped JSON, ``key=value``, headers), and bearer
+    credentials, even when the text ends in the middle of the value.
+
+    >>> scrub('{"id": "c1", "vnc_password": "a06db1')
+    '{"id": "c1", "vnc_password": "***'
+    >>> scrub("GET /ws?token=abc123&cols=80")
+    'GET /ws?token=***&cols=80'
+    """
+    if not text:
+        return text
+    text = redact(text)
+    text = _BEARER.sub(r"\1" + REDACTED, text)
+    return _SECRET_FIELD.sub(_hide_value, text)
 
 
 class Secret:
@@ -97,15 +153,14 @@ class Secret:
 
 
 class RedactingFilter(logging.Filter):
-    """A logging filter that scrubs known secrets from the rendered message."""
+    """A logging filter that scrubs secrets from the rendered message (see :func:`scrub`)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if _known:
-            message = record.getMessage()
-            cleaned = redact(message)
-            if cleaned != message:
-                record.msg = cleaned
-                record.args = None
+        message = record.getMessage()
+        cleaned = scrub(message)
+        if cleaned != message:
+            record.msg = cleaned
+            record.args = None
         return True
 
 
