@@ -17,7 +17,12 @@ steps are separate pieces, the way httpx separates building a request from sendi
 4. :func:`~orgo_async._status_errors.status_error` maps a final non-2xx answer to the
    exception hierarchy; a 2xx body is decoded by a msgspec decoder built once per type.
 
-:meth:`HTTPPipeline.request` is the short loop that ties them together.
+:meth:`HTTPPipeline.request` is the short loop that ties them together, for streamed
+requests and responses too (:mod:`orgo_async._streaming`): a request body may be a
+:class:`~orgo_async._transport.StreamBody` sent chunk by chunk, and
+``response_type=StreamedResponse`` hands a 2xx answer out before its body is read. Two
+rules come with streaming, both from :mod:`orgo_async._retry`: a body that started to
+go out is never sent again, and a response handed out is past any retry.
 """
 
 from __future__ import annotations
@@ -32,13 +37,12 @@ import aiohttp
 import msgspec
 from yarl import URL
 
-from ._errors import APIConnectionError, APIDecodeError, APIStatusError, APITimeoutError
+from ._errors import APIDecodeError
 from ._response import RawResponse
 from ._retry import (
-    NOT_PROCESSED,
     RATE_LIMIT_MIN_DELAY,
-    TRANSIENT,
     Failure,
+    NoReplay,
     backoff_delay,
     parse_retry_after,
     retry_delay,
@@ -46,7 +50,16 @@ from ._retry import (
 from ._routes import Route, check_id
 from ._secrets import Secret, get_logger
 from ._status_errors import status_error
-from ._transport import Request, Response, SharedSession, TransportFailure, send_once
+from ._transport import (
+    Request,
+    Response,
+    SharedSession,
+    StreamBody,
+    StreamedResponse,
+    TransportFailure,
+    failure_error,
+    send_once,
+)
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -60,7 +73,6 @@ __all__ = [
     "check_id",
     "copy_options",
     "decode_response",
-    "may_retry_status",
     "parse_retry_after",
     "retry_sleep",
 ]
@@ -92,6 +104,9 @@ def _decoder(tp: type[T]) -> msgspec.json.Decoder[T]:
 
 
 _encoder = msgspec.json.Encoder()
+# What a request with auth=False carries (a pre-signed or foreign URL): neither the key
+# nor the caller's default headers, which may hold credentials of their own.
+_ANONYMOUS_HEADERS: Final = {"Accept": "application/json"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,7 +150,7 @@ class HTTPPipeline:
         self.transport = transport
         # Built once: the hot path of a fleet poll reuses them untouched (aiohttp copies
         # headers into its own multidict, so sharing the dict is safe).
-        self._base_headers: dict[str, str] = {"Accept": "application/json", **options.headers}
+        self._base_headers: dict[str, str] = {**_ANONYMOUS_HEADERS, **options.headers}
         self._get_headers: dict[str, str] | None = (
             {**self._base_headers, **self._static_auth} if self._static_auth is not None else None
         )
@@ -159,16 +174,20 @@ class HTTPPipeline:
         *,
         json: Any = None,
         params: Mapping[str, str] | None = None,
-        content: bytes | None = None,
+        content: bytes | StreamBody | None = None,
         headers: Mapping[str, str] | None = None,
         timeout: float | None = None,
         url: str | None = None,
         auth: bool = True,
+        stream: bool = False,
     ) -> Request:
         """The request to send, ready for every attempt.
 
         A static key goes in here. A callable key is asked before every attempt instead
-        (keys can rotate between retries), see :meth:`request`.
+        (keys can rotate between retries), see :meth:`request`. ``auth=False`` sends
+        neither the key nor the client's default headers. With ``stream=True`` the answer
+        is handed out unread and ``timeout`` bounds the silence between two reads (a
+        stream lasts as long as it has data).
         """
         full_url = url if url is not None else self.base_url + path
         target = URL(full_url, encoded=url is None)
@@ -176,23 +195,36 @@ class HTTPPipeline:
             target = target.with_query(params)
         body = content
         prebuilt = self._get_headers
-        if json is None and not headers and auth and prebuilt is not None:
+        plain_body = content is None or type(content) is bytes
+        if json is None and not headers and auth and prebuilt is not None and plain_body:
             req_headers = prebuilt  # the hot path: a GET with a static key
         else:
-            req_headers = dict(self._base_headers)
+            req_headers = dict(self._base_headers if auth else _ANONYMOUS_HEADERS)
             if json is not None:
                 body = _encoder.encode(json)
                 req_headers["Content-Type"] = "application/json"
+            elif isinstance(content, StreamBody):
+                req_headers["Content-Type"] = content.content_type
+                if content.size is not None:
+                    req_headers["Content-Length"] = str(content.size)
             if headers:
                 req_headers.update(headers)
             if auth and self._static_auth is not None:
                 req_headers.update(self._static_auth)
-        if timeout is None:
-            total, client_timeout = self.options.timeout, self._default_timeout
-        else:
-            total, client_timeout = timeout, self._timeout(timeout)
+        total, client_timeout = self._timeouts(timeout, stream)
         shown = path if url is None else URL(full_url).path
-        return Request(method, target, req_headers, body, client_timeout, total, shown, full_url)
+        return Request(
+            method, target, req_headers, body, client_timeout, total, shown, full_url, stream
+        )
+
+    def _timeouts(self, timeout: float | None, stream: bool) -> tuple[float, aiohttp.ClientTimeout]:
+        if stream:
+            read = self.options.timeout if timeout is None else timeout
+            connect = self.options.connect_timeout
+            return read, aiohttp.ClientTimeout(total=None, sock_connect=connect, sock_read=read)
+        if timeout is None:
+            return self.options.timeout, self._default_timeout
+        return timeout, self._timeout(timeout)
 
     def _timeout(self, total: float) -> aiohttp.ClientTimeout:
         # sock_connect makes a connect timeout distinguishable (ConnectionTimeoutError):
@@ -201,7 +233,14 @@ class HTTPPipeline:
             total=total, sock_connect=min(total, self.options.connect_timeout)
         )
 
-    async def _fresh_key(self) -> str:
+    async def api_key(self) -> str:
+        """The key for the next request: the static one, or the callable's current answer.
+
+        For what authenticates outside this pipeline, such as the hosted agent's WebSocket
+        URL; the value must go only into what is sent, never into a log or message.
+        """
+        if self._static_auth is not None:
+            return cast(Secret, self._api_key).get()
         # A callable key (sync or async) is asked on every attempt, so keys can rotate.
         produced = cast(Callable[[], Any], self._api_key)()
         if asyncio.iscoroutine(produced) or isinstance(produced, Awaitable):
@@ -211,7 +250,7 @@ class HTTPPipeline:
         return Secret(produced).get()
 
     async def _with_fresh_key(self, request: Request) -> Request:
-        auth = f"Bearer {await self._fresh_key()}"
+        auth = f"Bearer {await self.api_key()}"
         return msgspec.structs.replace(request, headers={**request.headers, "Authorization": auth})
 
     # -- the pipeline -----------------------------------------------------------------
@@ -223,14 +262,18 @@ class HTTPPipeline:
         response_type: type[T],
         json: Any = None,
         params: Mapping[str, str] | None = None,
+        content: bytes | StreamBody | None = None,
+        headers: Mapping[str, str] | None = None,
         timeout: float | None = None,
+        url: str | None = None,
+        auth: bool = True,
         ok_statuses: frozenset[int] | None = None,
     ) -> Coroutine[Any, Any, T]:
         """Send ``route`` with its ``{}`` placeholders filled by validated, quoted ``ids``.
 
         A plain function returning :meth:`request`'s coroutine, not a coroutine of its
         own: one object less per request, which a fleet poll feels as GC pressure. Bad ids
-        raise here, before anything is awaited.
+        raise here, before anything is awaited. The other arguments are :meth:`request`'s.
         """
         if len(ids) == 1:
             path = route.path.format(check_id(ids[0]))
@@ -243,7 +286,11 @@ class HTTPPipeline:
             response_type=response_type,
             json=json,
             params=params,
+            content=content,
+            headers=headers,
             timeout=timeout if timeout is not None else route.timeout,
+            url=url,
+            auth=auth,
             ok_statuses=ok_statuses,
         )
 
@@ -257,7 +304,7 @@ class HTTPPipeline:
         response_type: type[T],
         json: Any = ...,
         params: Mapping[str, str] | None = ...,
-        content: bytes | None = ...,
+        content: bytes | StreamBody | None = ...,
         headers: Mapping[str, str] | None = ...,
         timeout: float | None = ...,
         max_retries: int | None = ...,
@@ -276,7 +323,7 @@ class HTTPPipeline:
         response_type: None,
         json: Any = ...,
         params: Mapping[str, str] | None = ...,
-        content: bytes | None = ...,
+        content: bytes | StreamBody | None = ...,
         headers: Mapping[str, str] | None = ...,
         timeout: float | None = ...,
         max_retries: int | None = ...,
@@ -294,7 +341,7 @@ class HTTPPipeline:
         response_type: type[Any] | None,
         json: Any = None,
         params: Mapping[str, str] | None = None,
-        content: bytes | None = None,
+        content: bytes | StreamBody | None = None,
         headers: Mapping[str, str] | None = None,
         timeout: float | None = None,
         max_retries: int | None = None,
@@ -305,16 +352,21 @@ class HTTPPipeline:
         """Send one logical request (with retries) and decode the answer into ``response_type``.
 
         ``path`` is relative to the base URL; ``url`` (absolute) replaces it, for stored
-        screenshots. ``auth=False`` sends no API key (for URLs on other origins).
-        ``response_type`` may be a msgspec type, ``bytes``, :class:`RawResponse` or ``None``.
-        ``ok_statuses`` are extra non-2xx statuses that still count as success (207).
+        screenshots and pre-signed downloads. ``auth=False`` sends neither the API key nor
+        the default headers (for URLs on other origins). ``response_type`` may be a
+        msgspec type, ``bytes``, :class:`RawResponse`, ``None``, or
+        :class:`~orgo_async._transport.StreamedResponse`: the 2xx answer unread, which the
+        caller must ``close()`` (:func:`orgo_async._streaming.stream` does). ``content``
+        may be a :class:`~orgo_async._transport.StreamBody`. ``ok_statuses`` are extra
+        non-2xx statuses that still count as success (207).
         """
         shared = self.transport
         session = shared.get_session()
         loop = shared.loop
         assert loop is not None  # bound by get_session
         req = self.build(method, path, json=json, params=params, content=content,
-                         headers=headers, timeout=timeout, url=url, auth=auth)  # fmt: skip
+                         headers=headers, timeout=timeout, url=url, auth=auth,
+                         stream=response_type is StreamedResponse)  # fmt: skip
         rotating_key = auth and self._static_auth is None
         retries = self.options.max_retries if max_retries is None else max_retries
         attempt = 0
@@ -331,10 +383,17 @@ class HTTPPipeline:
                 status = outcome.status
                 if 200 <= status < 300 or (ok_statuses is not None and status in ok_statuses):
                     return decode_response(response_type, outcome, sent)
-            delay = self._next_delay(outcome, idempotent, attempt, retries)
+            elif isinstance(outcome, StreamedResponse):
+                if log.isEnabledFor(_DEBUG):
+                    _log_response(sent, outcome, loop.time() - started, attempt, retries)
+                return outcome  # handed out: from here on nothing is resent
+            delay = self._next_delay(outcome, sent, idempotent, attempt, retries)
             if delay is None:
                 if isinstance(outcome, TransportFailure):
-                    raise self._failure_error(outcome, sent) from outcome.error
+                    body = sent.body
+                    if isinstance(body, StreamBody) and body.error is not None:
+                        raise body.error from None  # the body's own failure (a size limit)
+                    raise failure_error(outcome, sent) from outcome.error
                 raise status_error(
                     outcome.status, outcome.body, outcome.headers, method=method, url=sent.path
                 )
@@ -345,21 +404,31 @@ class HTTPPipeline:
     # -- 3. what to do after a failed attempt -----------------------------------------
 
     def _next_delay(
-        self, outcome: Response | TransportFailure, idempotent: bool, attempt: int, retries: int
+        self,
+        outcome: Response | TransportFailure,
+        request: Request,
+        idempotent: bool,
+        attempt: int,
+        retries: int,
     ) -> float | None:
+        what: Failure | NoReplay | int
+        retry_after = None
         if isinstance(outcome, TransportFailure):
-            return retry_delay(
-                outcome.kind, idempotent=idempotent, attempt=attempt, max_retries=retries
-            )
-        retry_after = parse_retry_after(outcome.headers.get("Retry-After"))
+            what = outcome.kind
+        else:
+            what = outcome.status
+            retry_after = parse_retry_after(outcome.headers.get("Retry-After"))
+        body = request.body
+        if isinstance(body, StreamBody) and body.started:
+            what = NoReplay.BODY_STARTED
         delay = retry_delay(
-            outcome.status,
+            what,
             idempotent=idempotent,
             attempt=attempt,
             max_retries=retries,
             retry_after=retry_after,
         )
-        if outcome.status == 429:
+        if isinstance(outcome, Response) and outcome.status == 429:
             # Every task sharing this client waits, not only this one, even when this
             # request gives up.
             if delay is None:
@@ -368,95 +437,6 @@ class HTTPPipeline:
                 delay_all = delay
             self.transport.hold(delay_all)
         return delay
-
-    @staticmethod
-    def _failure_error(failure: TransportFailure, request: Request) -> APIConnectionError:
-        e = failure.error
-        origin = request.url.origin()
-        kind = failure.kind
-        method, path = request.method, request.path
-        if kind is Failure.TLS:
-            # Certificate or TLS failure: retrying cannot help, and nothing was sent.
-            msg = f"TLS error connecting to {origin}: {e}"
-            return APIConnectionError(msg, method=method, url=path)
-        if kind is Failure.CONNECT_TIMEOUT:
-            return APITimeoutError(f"timed out connecting to {origin}", method=method, url=path)
-        if kind is Failure.CONNECT:
-            cause = e.os_error if isinstance(e, aiohttp.ClientConnectorError) else e
-            msg = f"could not connect to {origin}: {cause}"
-            return APIConnectionError(msg, method=method, url=path)
-        if kind is Failure.TIMEOUT:
-            msg = f"request timed out after {request.total_timeout:g}s"
-            return APITimeoutError(msg, method=method, url=path)
-        msg = f"connection error: {type(e).__name__}: {e}"
-        return APIConnectionError(msg, method=method, url=path)
-
-    # -- hooks for orgo_async/_streaming.py ------------------------------------------------
-    # Streamed requests/responses (uploads, SSE) are sent there, with this pipeline's key,
-    # rate-limit governor, retry rules, backoff and error mapping through these names.
-
-    async def api_key(self) -> str:
-        """The key for the next request (a callable key is asked again)."""
-        if isinstance(self._api_key, Secret):
-            return self._api_key.get()
-        return await self._fresh_key()
-
-    async def auth_headers(self) -> dict[str, str]:
-        """The ``Authorization`` header for the next attempt."""
-        return {"Authorization": f"Bearer {await self.api_key()}"}
-
-    async def backoff(
-        self,
-        method: str,
-        path: str,
-        attempt: int,
-        retries: int,
-        reason: str,
-        retry_after: float | None,
-    ) -> None:
-        """Log and sleep before retry ``attempt + 1``."""
-        delay = backoff_delay(attempt, retry_after)
-        self.log_retry(method, path, attempt, retries, reason, delay)
-        await retry_sleep(delay)
-
-    def note_rate_limited(self, attempt: int, retry_after: float | None) -> float:
-        """A 429 was seen: every request sharing this client waits (the governor).
-        Returns the wait."""
-        delay = backoff_delay(attempt, retry_after, minimum=RATE_LIMIT_MIN_DELAY)
-        self.transport.hold(delay)
-        return delay
-
-    async def governor(self) -> None:
-        """Wait while the client-wide rate-limit governor says so."""
-        if self.transport.blocked_until and (held := self.transport.held_for()) > 0:
-            await retry_sleep(held)
-
-    @staticmethod
-    def log_retry(
-        method: str, path: str, attempt: int, retries: int, reason: str, delay: float
-    ) -> None:
-        """Log a retry at INFO."""
-        log.info(
-            "retrying %s %s in %.2fs after %s (attempt %d/%d)",
-            method,
-            path,
-            delay,
-            reason,
-            attempt + 1,
-            retries + 1,
-        )
-
-    @staticmethod
-    def status_error(
-        status: int, data: bytes, headers: Mapping[str, str], method: str, path: str
-    ) -> APIStatusError:
-        """The typed error for a non-2xx answer."""
-        return status_error(status, data, headers, method=method, url=path)
-
-
-def may_retry_status(status: int, idempotent: bool) -> bool:
-    """Whether a request that got ``status`` may be sent again (see :mod:`._retry`)."""
-    return status in TRANSIENT and (idempotent or status in NOT_PROCESSED)
 
 
 # -- 4. decoding a success --------------------------------------------------------------
@@ -512,7 +492,11 @@ def _decode_error(message: str, response: Response, request: Request) -> APIDeco
 
 
 def _log_response(
-    request: Request, response: Response, seconds: float, attempt: int, retries: int
+    request: Request,
+    response: Response | StreamedResponse,
+    seconds: float,
+    attempt: int,
+    retries: int,
 ) -> None:
     log.debug(
         "%s %s -> %d in %.1f ms (attempt %d/%d)",

@@ -12,7 +12,12 @@ the route is idempotent and how many attempts are left) whether to send again:
   or a transient status that may come after the server acted (408, 500, 502, 504): only
   idempotent requests are sent again; for a click the error goes to the caller;
 * a TLS failure (a certificate problem does not fix itself) and every other status:
-  never.
+  never;
+* whatever happened, once a streamed request body started to go out
+  (:attr:`NoReplay.BODY_STARTED`): never. The server may have received and acted on
+  part of an upload, and an iterator cannot be rewound. (A streamed *response*, once
+  handed to the caller, is past this module altogether: the pipeline has returned and
+  a failure while reading it is the caller's error, never resent.)
 
 Delays: "equal jitter" backoff (half fixed, half random) from :data:`RETRY_BASE_DELAY`,
 doubling per attempt, capped at :data:`RETRY_MAX_DELAY`; a server's ``Retry-After`` wins
@@ -36,6 +41,7 @@ __all__ = [
     "RETRY_MAX_DELAY",
     "TRANSIENT",
     "Failure",
+    "NoReplay",
     "backoff_delay",
     "parse_retry_after",
     "retry_delay",
@@ -78,6 +84,14 @@ class Failure(enum.Enum):
     """The answer did not come in time after the request was (maybe) written."""
     DROPPED = "dropped"
     """The connection broke after the request was (maybe) written: reset, cut mid-body."""
+
+
+class NoReplay(enum.Enum):
+    """Facts that forbid sending a request again, whatever the answer or failure was."""
+
+    BODY_STARTED = "body_started"
+    """A streamed request body started to go out: it cannot be replayed, and the server
+    may have acted on part of it."""
 
 
 # Failures where the request provably never reached the server.
@@ -139,7 +153,7 @@ def backoff_delay(
 
 
 def retry_delay(
-    outcome: Failure | int,
+    outcome: Failure | NoReplay | int,
     *,
     idempotent: bool,
     attempt: int,
@@ -149,7 +163,8 @@ def retry_delay(
 ) -> float | None:
     """Whether to send a failed request again: the delay to wait, or ``None`` to raise.
 
-    ``outcome`` is a :class:`Failure` or the HTTP status of a non-success answer;
+    ``outcome`` is a :class:`Failure`, the HTTP status of a non-success answer, or a
+    :class:`NoReplay` fact that overrides both;
     ``attempt`` counts from 1 and ``max_retries`` is the number of retries allowed after
     the first attempt.
 
@@ -158,7 +173,7 @@ def retry_delay(
     >>> retry_delay(Failure.CONNECT, idempotent=False, attempt=1, max_retries=2, rand=lambda: 0)
     0.25
     """
-    if attempt > max_retries:
+    if attempt > max_retries or isinstance(outcome, NoReplay):
         return None
     if isinstance(outcome, Failure):
         if outcome in _NEVER_SENT or (idempotent and outcome in _MAYBE_SENT):

@@ -40,6 +40,7 @@ from .._models_chat import (
 from .._protocol.chat import CODE_STATUS, DONE, TitleStreamDecoder, TitleStreamError
 from .._protocol.sse import SSEDecoder
 from .._secrets import Secret
+from .._status_errors import status_error
 from .._streaming import ResponseStream, stream
 
 __all__ = ["Chat", "ChatThreads", "MessageInput"]
@@ -167,13 +168,11 @@ class Chat:
             streamed=False,
         )
         try:
-            return await self._pipeline.request(
-                _COMPLETIONS.method,
-                _COMPLETIONS.path,
-                idempotent=_COMPLETIONS.idempotent,
+            return await self._pipeline.call(
+                _COMPLETIONS,
                 json=body,
                 headers=headers or None,
-                timeout=timeout if timeout is not None else _COMPLETIONS.timeout,
+                timeout=timeout,
                 response_type=ChatCompletion,
             )
         except APIStatusError as e:
@@ -252,7 +251,7 @@ class Chat:
                 code = nested.get("code")
                 err_status = CODE_STATUS.get(code, 500) if isinstance(code, str) else 500
                 raise refine_status_error(
-                    self._pipeline.status_error(err_status, data.encode(), {}, "POST", path)
+                    status_error(err_status, data.encode(), {}, method="POST", url=path)
                 )
         return chunk
 

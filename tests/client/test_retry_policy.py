@@ -16,12 +16,13 @@ from orgo_async._retry import (
     MAX_RETRY_AFTER,
     RATE_LIMIT_MIN_DELAY,
     Failure,
+    NoReplay,
     backoff_delay,
     retry_delay,
 )
 
 # outcome -> (retried when idempotent, retried when not idempotent)
-TABLE: dict[Failure | int, tuple[bool, bool]] = {
+TABLE: dict[Failure | NoReplay | int, tuple[bool, bool]] = {
     # Nothing reached the server: safe to send anything again.
     Failure.CONNECT: (True, True),
     Failure.CONNECT_TIMEOUT: (True, True),
@@ -48,6 +49,9 @@ TABLE: dict[Failure | int, tuple[bool, bool]] = {
     422: (False, False),
     501: (False, False),
     505: (False, False),
+    # A streamed upload body started to go out: it cannot be rewound, and the server may
+    # have acted on part of it, whatever came back (even a 503 or a refused retry).
+    NoReplay.BODY_STARTED: (False, False),
 }
 
 # (attempt, max_retries, attempts left?)
@@ -56,7 +60,7 @@ BUDGETS = [(1, 2, True), (2, 2, True), (3, 2, False), (1, 0, False), (4, 4, True
 
 
 def test_table_covers_every_failure_kind() -> None:
-    assert set(Failure) <= set(TABLE)
+    assert set(Failure) | set(NoReplay) <= set(TABLE)
 
 
 @pytest.mark.parametrize(
@@ -65,7 +69,7 @@ def test_table_covers_every_failure_kind() -> None:
     ids=lambda v: getattr(v, "name", str(v)),
 )
 def test_retry_decision_table(
-    outcome: Failure | int, idempotent: bool, budget: tuple[int, int, bool]
+    outcome: Failure | NoReplay | int, idempotent: bool, budget: tuple[int, int, bool]
 ) -> None:
     attempt, max_retries, left = budget
     retried_if_idempotent, retried_if_not = TABLE[outcome]
@@ -86,7 +90,9 @@ def test_retry_decision_table(
 
 
 @pytest.mark.parametrize("outcome", [o for o, (_, not_idem) in TABLE.items() if not not_idem])
-def test_a_click_is_never_sent_twice_when_it_may_have_run(outcome: Failure | int) -> None:
+def test_a_click_is_never_sent_twice_when_it_may_have_run(
+    outcome: Failure | NoReplay | int,
+) -> None:
     """Whatever the budget, a non-idempotent request that may have run is not resent."""
     for attempt in range(1, 12):
         assert retry_delay(outcome, idempotent=False, attempt=attempt, max_retries=10) is None
@@ -103,6 +109,8 @@ def test_retry_after_wins_and_is_capped() -> None:
     assert retry_delay(429, idempotent=True, attempt=1, max_retries=1, rand=lambda: 0.0) == 1.0
     # Retry-After never makes a non-retryable outcome retryable.
     assert retry_delay(500, idempotent=False, attempt=1, max_retries=2, retry_after=1.0) is None
+    started = NoReplay.BODY_STARTED
+    assert retry_delay(started, idempotent=True, attempt=1, max_retries=2, retry_after=0) is None
 
 
 def test_equal_jitter_bounds_and_cap() -> None:
