@@ -23,6 +23,7 @@ from typing import Any
 
 import msgspec
 
+from ._errors import FieldError, describe_field_errors
 from ._secrets import REDACTED
 from ._secrets import remember as remember_secret
 
@@ -34,7 +35,6 @@ __all__ = [
     "ComputerStatus",
     "ErrorBody",
     "ExecResult",
-    "FieldError",
     "MoveResult",
     "ResizeDimension",
     "ResizeResult",
@@ -397,15 +397,7 @@ class _NestedError(_Model):
     type: str | None = None
     message: str | None = None
     code: str | None = None
-
-
-class FieldError(_Model):
-    """One entry of ``errors`` in a template validation answer (``{"ok": false, ...}``)."""
-
-    field: str | None = None
-    code: str | None = None
-    message: str | None = None
-    hint: str | None = None
+    balance_cents: int | None = None
 
 
 class ErrorBody(_Model):
@@ -413,7 +405,8 @@ class ErrorBody(_Model):
 
     * REST: ``{"error": "...", "request_id"?, "code"?, "upstream_status"?}`` plus
       ``key_workspace_id``/``target_workspace_id`` on a scope mismatch;
-    * ``/v1/chat/completions``: ``{"error": {"type", "message", "code"}}``;
+    * ``/v1/chat/completions``: ``{"error": {"type", "message", "code"}}``, with
+      ``balance_cents`` on a 402 ``credits_exhausted`` (nested or beside ``error``);
     * templates: ``{"ok": false, "errors": [{"field", "code", "message", "hint"?}]}``;
     * older servers: ``{"success": false, "error": "..."}`` or ``{"message": "..."}``.
 
@@ -431,6 +424,7 @@ class ErrorBody(_Model):
     target_workspace_id: str | None = None
     ok: bool | None = None
     errors: list[FieldError] | None = None
+    balance_cents: int | None = None
 
     def text(self) -> str | None:
         """The human-readable message, whichever shape carried it."""
@@ -441,10 +435,7 @@ class ErrorBody(_Model):
         if self.message:
             return self.message
         if self.errors:
-            return "; ".join(
-                f"{e.field}: {e.message}" if e.field else (e.message or e.code or "invalid")
-                for e in self.errors
-            )
+            return describe_field_errors(self.errors)
         return None
 
     def error_code(self) -> str | None:
@@ -456,3 +447,13 @@ class ErrorBody(_Model):
         if self.errors:
             return self.errors[0].code
         return None
+
+    def error_type(self) -> str | None:
+        """``type`` of the nested chat error object, if that is the shape."""
+        return self.error.type if isinstance(self.error, _NestedError) else None
+
+    def balance(self) -> int | None:
+        """``balance_cents`` of a ``credits_exhausted`` answer, wherever it was put."""
+        if isinstance(self.error, _NestedError) and self.error.balance_cents is not None:
+            return self.error.balance_cents
+        return self.balance_cents

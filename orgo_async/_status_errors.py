@@ -1,7 +1,20 @@
 """A non-2xx answer -> the right :class:`~orgo_async.APIStatusError` subclass. No I/O.
 
-The body is decoded with :class:`~orgo_async._models.ErrorBody`, which knows every
-documented error shape. A body that is not JSON, or JSON in no documented shape, still
+The one mapping from error bodies to exceptions, for every endpoint (REST, chat
+completions and their SSE error frames, templates): resources never refine an error
+themselves. The body is decoded with :class:`~orgo_async._models.ErrorBody`, which knows
+every documented shape, and the subclass gets what its shape carries:
+
+* 403 :class:`~orgo_async.PermissionDeniedError`: ``key_workspace_id`` and
+  ``target_workspace_id`` of a scope mismatch;
+* 402 :class:`~orgo_async.CreditsExhaustedError`: ``balance_cents``;
+* 422 with a template ``errors`` array: :class:`~orgo_async.TemplateValidationError`
+  with every field error;
+* every class: ``code`` and ``error_type`` of the nested chat shape, ``request_id``,
+  ``upstream_status``.
+
+The shapes do not overlap, so the status and the body decide alone; no route has to say
+which refinement applies. A body that is not JSON, or JSON in no documented shape, still
 gives a typed error: its message is ``HTTP <status>: <scrubbed excerpt of the body>``.
 """
 
@@ -17,11 +30,13 @@ from ._errors import (
     AuthenticationError,
     BadRequestError,
     ConflictError,
+    CreditsExhaustedError,
     InternalServerError,
     NotFoundError,
     PermissionDeniedError,
     RateLimitError,
     ServiceUnavailableError,
+    TemplateValidationError,
     UnprocessableEntityError,
     excerpt,
 )
@@ -32,6 +47,7 @@ __all__ = ["STATUS_ERRORS", "error_class", "status_error"]
 STATUS_ERRORS: Final[Mapping[int, type[APIStatusError]]] = {
     400: BadRequestError,
     401: AuthenticationError,
+    402: CreditsExhaustedError,
     403: PermissionDeniedError,
     404: NotFoundError,
     409: ConflictError,
@@ -84,16 +100,30 @@ def status_error(
     message = parsed.text() if parsed is not None else None
     if not message:
         message = f"HTTP {status}" + (f": {excerpt(body, _EXCERPT)}" if body.strip() else "")
-    request_id = parsed.request_id if parsed is not None else None
-    return error_class(status)(
-        message,
-        status_code=status,
-        body=body,
-        request_id=request_id or headers.get("X-Request-Id"),
-        code=parsed.error_code() if parsed is not None else None,
-        upstream_status=parsed.upstream_status if parsed is not None else None,
-        data=data,
-        method=method,
-        url=url,
-        headers=dict(headers),
-    )
+    fields: dict[str, Any] = {
+        "status_code": status,
+        "body": body,
+        "request_id": (parsed.request_id if parsed else None) or headers.get("X-Request-Id"),
+        "code": parsed.error_code() if parsed else None,
+        "upstream_status": parsed.upstream_status if parsed else None,
+        "error_type": parsed.error_type() if parsed else None,
+        "data": data,
+        "method": method,
+        "url": url,
+        "headers": dict(headers),
+    }
+    cls = error_class(status)
+    if parsed is None:
+        return cls(message, **fields)
+    if cls is UnprocessableEntityError and parsed.errors is not None:
+        return TemplateValidationError.from_errors(parsed.errors, **fields)
+    if cls is CreditsExhaustedError:
+        return CreditsExhaustedError(message, balance_cents=parsed.balance(), **fields)
+    if cls is PermissionDeniedError:
+        return PermissionDeniedError(
+            message,
+            key_workspace_id=parsed.key_workspace_id,
+            target_workspace_id=parsed.target_workspace_id,
+            **fields,
+        )
+    return cls(message, **fields)

@@ -24,12 +24,10 @@ import msgspec
 
 from .._errors import (
     APIDecodeError,
-    APIStatusError,
     NotFoundError,
     TemplateBuildError,
     TemplateValidationError,
     WaitTimeoutError,
-    refine_status_error,
 )
 from .._http import HTTPPipeline, Route, check_id
 from .._models import Success
@@ -109,12 +107,7 @@ class Templates:
         Raises :class:`~orgo_async.TemplateValidationError` with every field error.
         """
         body = await _load_document(document)
-        try:
-            result = await self._pipeline.call(
-                _VALIDATE, json=body, response_type=TemplateValidation
-            )
-        except APIStatusError as e:
-            raise refine_status_error(e) from None
+        result = await self._pipeline.call(_VALIDATE, json=body, response_type=TemplateValidation)
         if not result.ok:
             raise TemplateValidationError.from_errors(
                 result.errors or [], status_code=200, method="POST", url=_VALIDATE.path
@@ -132,12 +125,9 @@ class Templates:
             params["auto_build"] = "true"
         if force:
             params["force"] = "true"
-        try:
-            return await self._pipeline.call(
-                _PUBLISH, json=body, params=params or None, response_type=PublishResult
-            )
-        except APIStatusError as e:
-            raise refine_status_error(e) from None
+        return await self._pipeline.call(
+            _PUBLISH, json=body, params=params or None, response_type=PublishResult
+        )
 
     # -- the registry -------------------------------------------------------------------
 

@@ -25,11 +25,13 @@ from orgo_async import (
     AuthenticationError,
     BadRequestError,
     ConflictError,
+    FieldError,
     InternalServerError,
     NotFoundError,
     PermissionDeniedError,
     RateLimitError,
     ServiceUnavailableError,
+    TemplateValidationError,
     UnprocessableEntityError,
 )
 from orgo_async._retry import MAX_RETRY_AFTER, backoff_delay, parse_retry_after
@@ -454,7 +456,15 @@ async def test_template_validation_error_shape() -> None:
             with pytest.raises(UnprocessableEntityError) as info:
                 await orgo.computers.get(CID)
     err = info.value
-    assert err.message == "spec.cpu: must be 1-16; name: is required"
+    assert isinstance(err, TemplateValidationError) and err.status_code == 422
+    assert err.message == (
+        "template validation failed with 2 error(s): spec.cpu: must be 1-16 [out_of_range]; "
+        "name: is required [required] (hint: add one)"
+    )
+    assert err.errors == [
+        FieldError("spec.cpu", "out_of_range", "must be 1-16"),
+        FieldError("name", "required", "is required", "add one"),
+    ]
     assert err.code == "out_of_range" and err.data["errors"][1]["hint"] == "add one"
 
 

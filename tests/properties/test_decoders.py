@@ -25,7 +25,9 @@ from orgo_async import (
     BashResult,
     Computer,
     ConflictError,
+    CreditsExhaustedError,
     ExecResult,
+    FieldError,
     InternalServerError,
     MoveResult,
     NotFoundError,
@@ -37,6 +39,7 @@ from orgo_async import (
     StreamStatus,
     StreamStopResult,
     Success,
+    TemplateValidationError,
     UnprocessableEntityError,
     Workspace,
 )
@@ -190,6 +193,7 @@ def test_valid_documents_decode() -> None:
 EXPECTED: dict[int, type[APIStatusError]] = {
     400: BadRequestError,
     401: AuthenticationError,
+    402: CreditsExhaustedError,
     403: PermissionDeniedError,
     404: NotFoundError,
     409: ConflictError,
@@ -253,7 +257,18 @@ error_bodies = st.one_of(
 def test_any_status_any_body_maps_to_the_right_error(status: int, body: bytes) -> None:
     err = status_error(status, body, {"X-Request-Id": "req-1"}, method="GET", url="/x")
     want = EXPECTED.get(status) or (InternalServerError if status >= 500 else APIStatusError)
-    assert type(err) is want
+    if type(err) is TemplateValidationError:
+        # The one refinement by body: a 422 carrying the template shape's errors array.
+        assert want is UnprocessableEntityError
+        assert len(err.errors) == len(err.data["errors"])
+        assert all(isinstance(e, FieldError) for e in err.errors)
+    else:
+        assert type(err) is want
+    if isinstance(err, CreditsExhaustedError):
+        assert err.balance_cents is None or type(err.balance_cents) is int
+    if isinstance(err, PermissionDeniedError):
+        assert err.key_workspace_id is None or isinstance(err.key_workspace_id, str)
+    assert err.error_type is None or isinstance(err.error_type, str)
     assert err.status_code == status and err.body == body
     assert isinstance(err.message, str) and err.message
     assert err.request_id is None or isinstance(err.request_id, str)
@@ -267,16 +282,44 @@ def test_documented_error_shapes_give_their_message_and_code() -> None:
     chat = status_error(
         400, b'{"error": {"type": "invalid_request", "message": "m", "code": "missing"}}', {}
     )
-    assert (chat.message, chat.code) == ("m", "missing")
+    assert (chat.message, chat.code, chat.error_type) == ("m", "missing", "invalid_request")
+    assert type(chat) is BadRequestError
     template = status_error(
         422,
         b'{"ok": false, "errors": [{"field": "spec.cpu", "code": "range", "message": "too big"},'
         b' {"message": "no name"}]}',
         {},
     )
-    assert isinstance(template, UnprocessableEntityError)
-    assert template.message == "spec.cpu: too big; no name" and template.code == "range"
-    assert template.data["ok"] is False
+    assert isinstance(template, TemplateValidationError)
+    assert template.errors == [
+        FieldError("spec.cpu", "range", "too big"),
+        FieldError(message="no name"),
+    ]
+    assert template.message == (
+        "template validation failed with 2 error(s): spec.cpu: too big [range]; no name [invalid]"
+    )
+    assert template.code == "range" and template.data["ok"] is False
+    # The same shape with another status is not a template validation error.
+    assert type(status_error(400, b'{"ok": false, "errors": []}', {})) is BadRequestError
+    credits = status_error(
+        402,
+        b'{"error": {"type": "insufficient_credits", "message": "out", "code": "credits_exhausted",'
+        b' "balance_cents": 7}}',
+        {},
+    )
+    assert isinstance(credits, CreditsExhaustedError) and credits.balance_cents == 7
+    assert (credits.code, credits.error_type) == ("credits_exhausted", "insufficient_credits")
+    beside = status_error(402, b'{"error": "out", "balance_cents": 0}', {})
+    assert isinstance(beside, CreditsExhaustedError) and beside.balance_cents == 0
+    assert isinstance(status_error(402, b"", {}), CreditsExhaustedError)
+    scope = status_error(
+        403,
+        b'{"error": "scoped", "code": "workspace_scope_mismatch",'
+        b' "key_workspace_id": "a", "target_workspace_id": "b"}',
+        {},
+    )
+    assert isinstance(scope, PermissionDeniedError) and scope.is_scope_mismatch
+    assert (scope.key_workspace_id, scope.target_workspace_id) == ("a", "b")
     rest = status_error(
         409, b'{"error": "busy", "request_id": "r", "upstream_status": 409}', {"X-Request-Id": "h"}
     )
