@@ -59,10 +59,18 @@ def redact(text: str) -> str:
     return text
 
 
-# Field names that hold secrets, in any case: vnc_password, password, token, api_key,
-# apiKey, X-Api-Key, secret, client_secret, authorization... A name matches when it
-# contains one of these words; the bounded tail keeps the scan linear on long words.
-_SECRET_NAME = r"(?:password|passwd|token|api[_-]?key|secret|authorization)[\w.-]{0,40}"
+# Field names that hold secrets, in any case. The whole name (a run of word characters,
+# dots and dashes) must END with one of these words, optionally followed by digits:
+# vnc_password, vncPassword, token, access_token, api_key, apiKey, X-Api-Key, secret,
+# client_secret, authorization, x-anthropic-key, password2 match; max_tokens,
+# tokens_used, secret_count, token_type, password_hint do not (their values are counts
+# and labels, and hiding them made error messages useless). The lookbehind lets a match
+# start only where a name starts, so a long run of word characters is scanned once.
+_SECRET_WORD = (
+    r"(?:password|passwd|token|api[_-]?key|anthropic[_-]?key|private[_-]?key"
+    r"|secret[_-]?key|secret|authorization)"
+)
+_SECRET_NAME = r"(?<![\w.-])[\w.-]*?" + _SECRET_WORD + r"\d*(?![\w.-])"
 _SECRET_FIELD = re.compile(
     # The name, its closing quote (plain, or escaped once or more inside another JSON
     # string), the separator, then the value in one of four forms. Each form also
@@ -88,24 +96,50 @@ def _hide_value(m: re.Match[str]) -> str:
     return text[m.start() : m.start(group)] + REDACTED + text[m.end(group) : m.end()]
 
 
+# A JSON \uXXXX escape (escaped once or more) of a character that can be part of a name.
+_ESCAPED_NAME_CHAR = re.compile(r"\\+u(00(?:2[dD]|3[0-9]|[46][1-9a-fA-F]|[57][0-9aA]|5[fF]))")
+
+
+def _unescape_name_char(m: re.Match[str]) -> str:
+    return chr(int(m.group(1), 16))
+
+
+def _scrub_plain(text: str) -> str:
+    text = redact(text)
+    text = _BEARER.sub(r"\1" + REDACTED, text)
+    return _SECRET_FIELD.sub(_hide_value, text)
+
+
 def scrub(text: str) -> str:
     """``text`` with known secrets and the values of secret-shaped fields replaced.
 
     For text that came from elsewhere (a body, a server's message): on top of
-    :func:`redact`, hides the value of any ``password``/``token``/``api_key``/``secret``/
-    ``authorization`` field (JSON, escaped JSON, ``key=value``, headers), and bearer
-    credentials, even when the text ends in the middle of the value.
+    :func:`redact`, hides the value of any field whose name ends with ``password``,
+    ``token``, ``api_key``/``apiKey``, ``secret``, ``authorization`` or
+    ``anthropic-key`` (JSON, escaped JSON, ``key=value``, headers), and bearer
+    credentials, even when the text ends in the middle of the value. Names that only
+    contain such a word (``max_tokens``, ``secret_count``) keep their values.
 
     >>> scrub('{"id": "c1", "vnc_password": "a06db1')
     '{"id": "c1", "vnc_password": "***'
     >>> scrub("GET /ws?token=abc123&cols=80")
     'GET /ws?token=***&cols=80'
+    >>> scrub('{"max_tokens": 1024, "tokens_used": 7}')
+    '{"max_tokens": 1024, "tokens_used": 7}'
+
+    A name spelled with JSON ``\\u`` escapes (``"vnc\\u005fpassword"``) is recognised too;
+    the text is then shown with those letters unescaped. Text without such escapes pays
+    one substring test for this.
     """
     if not text:
         return text
-    text = redact(text)
-    text = _BEARER.sub(r"\1" + REDACTED, text)
-    return _SECRET_FIELD.sub(_hide_value, text)
+    if "\\u" in text:
+        plain = _ESCAPED_NAME_CHAR.sub(_unescape_name_char, text)
+        if plain != text:
+            scrubbed = _scrub_plain(plain)
+            if scrubbed != plain:  # something to hide: show the unescaped, scrubbed text
+                return scrubbed
+    return _scrub_plain(text)
 
 
 class Secret:
