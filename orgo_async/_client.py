@@ -184,6 +184,20 @@ class AsyncOrgo:
     def max_retries(self) -> int:
         return self._pipeline.options.max_retries
 
+    @property
+    def session(self) -> aiohttp.ClientSession | None:
+        """The ``aiohttp.ClientSession`` requests go through, shared by every
+        :meth:`with_options` view: the one passed as ``session=``, else the one this
+        client creates on its first request (``None`` until then). Read-only: the client
+        owns the session it created and closes it in :meth:`close`; one you passed in is
+        never closed by the client.
+
+        >>> async with AsyncOrgo() as orgo:  # doctest: +SKIP
+        ...     await orgo.workspaces.list()
+        ...     assert orgo.with_options(timeout=5).session is orgo.session
+        """
+        return self._pipeline.transport.session
+
     def with_options(
         self,
         *,
