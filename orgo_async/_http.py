@@ -211,20 +211,22 @@ class HTTPPipeline:
                 req_headers.update(headers)
             if auth and self._static_auth is not None:
                 req_headers.update(self._static_auth)
-        total, client_timeout = self._timeouts(timeout, stream)
+        if stream:
+            total, client_timeout = self._read_timeout(timeout)
+        elif timeout is None:  # the hot path: no call, the prebuilt default
+            total, client_timeout = self.options.timeout, self._default_timeout
+        else:
+            total, client_timeout = timeout, self._timeout(timeout)
         shown = path if url is None else URL(full_url).path
         return Request(
             method, target, req_headers, body, client_timeout, total, shown, full_url, stream
         )
 
-    def _timeouts(self, timeout: float | None, stream: bool) -> tuple[float, aiohttp.ClientTimeout]:
-        if stream:
-            read = self.options.timeout if timeout is None else timeout
-            connect = self.options.connect_timeout
-            return read, aiohttp.ClientTimeout(total=None, sock_connect=connect, sock_read=read)
-        if timeout is None:
-            return self.options.timeout, self._default_timeout
-        return timeout, self._timeout(timeout)
+    def _read_timeout(self, timeout: float | None) -> tuple[float, aiohttp.ClientTimeout]:
+        # A stream has no total timeout: it lasts as long as data keeps coming.
+        read = self.options.timeout if timeout is None else timeout
+        connect = self.options.connect_timeout
+        return read, aiohttp.ClientTimeout(total=None, sock_connect=connect, sock_read=read)
 
     def _timeout(self, total: float) -> aiohttp.ClientTimeout:
         # sock_connect makes a connect timeout distinguishable (ConnectionTimeoutError):
