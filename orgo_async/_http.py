@@ -15,7 +15,8 @@ steps are separate pieces, the way httpx separates building a request from sendi
    that may have reached the server is sent again only if it is (never turn one click
    into two; the rules are in :mod:`orgo_async._retry`);
 4. :func:`~orgo_async._status_errors.status_error` maps a final non-2xx answer to the
-   exception hierarchy; a 2xx body is decoded by a msgspec decoder built once per type.
+   exception hierarchy; :func:`~orgo_async._decode.decode_response` decodes a 2xx body
+   with a msgspec decoder built once per type.
 
 :meth:`HTTPPipeline.request` is the short loop that ties them together, for streamed
 requests and responses too (:mod:`orgo_async._streaming`): a request body may be a
@@ -37,7 +38,7 @@ import aiohttp
 import msgspec
 from yarl import URL
 
-from ._errors import APIDecodeError
+from ._decode import decode_response
 from ._response import RawResponse
 from ._retry import (
     RATE_LIMIT_MIN_DELAY,
@@ -72,7 +73,6 @@ __all__ = [
     "Route",
     "check_id",
     "copy_options",
-    "decode_response",
     "parse_retry_after",
     "retry_sleep",
 ]
@@ -91,17 +91,6 @@ _DEBUG = logging.DEBUG
 
 # The clock retries and the governor wait on; tests replace it to run without waiting.
 retry_sleep = asyncio.sleep
-
-_decoders: dict[Any, msgspec.json.Decoder[Any]] = {}
-
-
-def _decoder(tp: type[T]) -> msgspec.json.Decoder[T]:
-    """Decoders are built once per type and reused: building one is the costly part."""
-    dec = _decoders.get(tp)
-    if dec is None:
-        dec = _decoders[tp] = msgspec.json.Decoder(tp)
-    return dec
-
 
 _encoder = msgspec.json.Encoder()
 # What a request with auth=False carries (a pre-signed or foreign URL): neither the key
@@ -439,58 +428,6 @@ class HTTPPipeline:
                 delay_all = delay
             self.transport.hold(delay_all)
         return delay
-
-
-# -- 4. decoding a success --------------------------------------------------------------
-
-
-def decode_response(tp: type[Any] | None, response: Response, request: Request) -> Any:
-    """The body of a successful ``response`` as ``tp``, or :class:`APIDecodeError`.
-
-    ``tp`` is a msgspec type (decoded by a decoder built once per type), ``bytes``,
-    :class:`RawResponse` or ``None`` (body ignored). An empty body stands for a model
-    whose fields all have defaults. Nothing else escapes: a body that is not JSON, or
-    JSON of the wrong shape, raises :class:`APIDecodeError` with a scrubbed excerpt.
-    """
-    data = response.body
-    dec = _decoders.get(tp)
-    if dec is not None and data:
-        try:
-            return dec.decode(data)
-        except (msgspec.ValidationError, msgspec.DecodeError):
-            pass  # fall through to the slow path, which says what is wrong
-    if tp is None:
-        return None
-    if tp is RawResponse:
-        return RawResponse(response.status, dict(response.headers), data, request.full_url)
-    if tp is bytes:
-        return data
-    if not data.strip():
-        # Some endpoints answer 200 with no body; models whose fields all have
-        # defaults (Success, ActionResult) stand for that.
-        try:
-            return tp()
-        except TypeError:
-            msg = f"empty response, expected {tp.__name__}"
-            raise _decode_error(msg, response, request) from None
-    try:
-        return _decoder(tp).decode(data)
-    except msgspec.ValidationError as e:
-        msg = f"response does not match {tp.__name__}: {e}"
-        raise _decode_error(msg, response, request) from None
-    except msgspec.DecodeError as e:
-        raise _decode_error(f"malformed JSON in response: {e}", response, request) from None
-
-
-def _decode_error(message: str, response: Response, request: Request) -> APIDecodeError:
-    # The message carries a scrubbed excerpt of the body; .body keeps the raw bytes.
-    return APIDecodeError(
-        message,
-        status_code=response.status,
-        body=response.body,
-        method=request.method,
-        url=request.path,
-    )
 
 
 def _log_response(

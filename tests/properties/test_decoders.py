@@ -43,7 +43,8 @@ from orgo_async import (
     UnprocessableEntityError,
     Workspace,
 )
-from orgo_async._http import HTTPPipeline, RequestOptions, decode_response
+from orgo_async._decode import decode_response
+from orgo_async._http import HTTPPipeline, RequestOptions
 from orgo_async._models import ErrorBody, ScreenshotResponse, VncPassword, WorkspaceList
 from orgo_async._secrets import Secret
 from orgo_async._status_errors import status_error
