@@ -21,7 +21,14 @@ from orgo_async import APIConnectionError, APITimeoutError, AsyncOrgo
 from orgo_async._http import HTTPPipeline, RequestOptions
 from orgo_async._retry import Failure
 from orgo_async._secrets import Secret
-from orgo_async._transport import Response, SharedSession, TransportFailure, send_once
+from orgo_async._transport import (
+    Response,
+    SharedSession,
+    StreamBody,
+    StreamedResponse,
+    TransportFailure,
+    send_once,
+)
 from tests.conftest import API_KEY, RecordingServer
 
 CID = "a3bb189e-8bf9-3888-9912-ace4e6543002"
@@ -96,6 +103,47 @@ async def test_connect_timeout_is_connect_timeout(session: aiohttp.ClientSession
         m.post("http://orgo.test/api/click", exception=aiohttp.ConnectionTimeoutError())
         outcome = await send_once(session, req)
     assert isinstance(outcome, TransportFailure) and outcome.kind is Failure.CONNECT_TIMEOUT
+
+
+async def test_streamed_request_hands_a_2xx_out_unread_and_reads_other_answers(
+    server: RecordingServer, session: aiohttp.ClientSession
+) -> None:
+    server.respond("GET", "/api/events", body=b"data: one\n\n")
+    server.respond("GET", "/api/missing", status=404, json={"error": "gone"})
+    pipeline = _pipeline(server.base_url)
+    outcome = await send_once(session, pipeline.build("GET", "/events", stream=True))
+    assert isinstance(outcome, StreamedResponse) and outcome.status == 200
+    try:
+        assert await outcome.read() == b"data: one\n\n"
+    finally:
+        outcome.close()
+    missing = await send_once(session, pipeline.build("GET", "/missing", stream=True))
+    assert isinstance(missing, Response) and missing.status == 404
+    assert missing.body == b'{"error":"gone"}'
+
+
+async def test_a_stream_body_is_opened_per_attempt_until_it_started(
+    server: RecordingServer, session: aiohttp.ClientSession
+) -> None:
+    pulls = 0
+
+    async def chunks() -> AsyncIterator[bytes]:
+        nonlocal pulls
+        pulls += 1
+        yield b"abc"
+
+    body = StreamBody(chunks, content_type="application/octet-stream", size=3)
+    refused = _pipeline(f"http://127.0.0.1:{_free_port()}/api").build("POST", "/up", content=body)
+    outcome = await send_once(session, refused)
+    assert isinstance(outcome, TransportFailure) and outcome.kind is Failure.CONNECT
+    assert not body.started and pulls == 0  # nothing went out: it may be sent again
+    server.respond("POST", "/api/up", json={"ok": True})
+    req = _pipeline(server.base_url).build("POST", "/up", content=body)
+    assert req.headers["Content-Length"] == "3"
+    assert isinstance(await send_once(session, req), Response)
+    assert body.started and pulls == 1 and server.last().body == b"abc"
+    with pytest.raises(RuntimeError, match="cannot be replayed"):
+        body.open()
 
 
 @pytest.fixture
