@@ -57,7 +57,6 @@ from ._version import __version__
 if TYPE_CHECKING:
     from ._client import AsyncOrgo
     from ._fleet import FleetResult, FleetRun, StatusChange, Watch
-    from ._http import RawResponse
     from ._models import (
         ActionResult,
         AutoStop,
@@ -125,13 +124,14 @@ if TYPE_CHECKING:
     )
     from ._protocol.templates import TemplateRef
     from ._resources.agent import AgentRun
+    from ._response import RawResponse
     from ._serialize import as_dict
     from ._streaming import ResponseStream
     from .connection import Connection
 
 _LAZY: dict[str, str] = {
     "AsyncOrgo": "._client",
-    "RawResponse": "._http",
+    "RawResponse": "._response",
     "Connection": ".connection",
     "FleetResult": "._fleet",
     "FleetRun": "._fleet",

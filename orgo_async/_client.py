@@ -19,13 +19,13 @@ from ._http import (
     DEFAULT_TIMEOUT,
     HTTPPipeline,
     RequestOptions,
-    _Transport,
     copy_options,
 )
 from ._models import Computer
 from ._resources.computers import Computers
 from ._resources.workspaces import Workspaces
 from ._secrets import REDACTED, Secret
+from ._transport import SharedSession
 
 if TYPE_CHECKING:
     from ._resources.agent import Agent
@@ -57,7 +57,7 @@ class AsyncOrgo:
         timeout: default seconds per request (bash/exec/wait get their server limit plus
             slack on top of this).
         max_retries: retries of a failed request that is safe to retry (see
-            :mod:`orgo_async._http` for what is safe).
+            :mod:`orgo_async._retry` for what is safe).
         max_connections / max_connections_per_host: the connection pool limits.
         session: a caller-owned ``aiohttp.ClientSession``; it is used as is and never
             closed by the client.
@@ -120,7 +120,7 @@ class AsyncOrgo:
             max_retries=max_retries,
             headers=dict(default_headers or {}),
         )
-        transport = _Transport(
+        transport = SharedSession(
             session=session,
             max_connections=max_connections,
             max_connections_per_host=max_connections_per_host,
@@ -183,6 +183,20 @@ class AsyncOrgo:
     @property
     def max_retries(self) -> int:
         return self._pipeline.options.max_retries
+
+    @property
+    def session(self) -> aiohttp.ClientSession | None:
+        """The ``aiohttp.ClientSession`` requests go through, shared by every
+        :meth:`with_options` view: the one passed as ``session=``, else the one this
+        client creates on its first request (``None`` until then). Read-only: the client
+        owns the session it created and closes it in :meth:`close`; one you passed in is
+        never closed by the client.
+
+        >>> async with AsyncOrgo() as orgo:  # doctest: +SKIP
+        ...     await orgo.workspaces.list()
+        ...     assert orgo.with_options(timeout=5).session is orgo.session
+        """
+        return self._pipeline.transport.session
 
     def with_options(
         self,

@@ -33,16 +33,20 @@
     ├── TemplateBuildError            a template build being waited on failed
     └── WaitTimeoutError              wait_until gave up (also a TimeoutError)
 
-Every message is passed through :func:`orgo_async._secrets.redact`, so a server that echoes
-a token back cannot leak it through ``str(exc)``.
+Every message is passed through :func:`orgo_async._secrets.scrub`, so a server that echoes
+a token back, or a malformed body that holds a password, cannot leak it through
+``str(exc)``, ``repr(exc)`` or ``exc.args``. The raw bytes stay available as ``exc.body``
+for the caller who asks for them.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ._secrets import redact
+from ._retry import parse_retry_after
+from ._secrets import scrub
 
 __all__ = [
     "APIConnectionError",
@@ -76,15 +80,29 @@ __all__ = [
     "UnprocessableEntityError",
     "WaitTimeoutError",
     "WebSocketError",
+    "describe_field_errors",
+    "excerpt",
 ]
 
 _EXCERPT = 200
+# How much of a body is scrubbed before the excerpt is cut from it. Scrubbing before
+# cutting means a secret that crosses the cut is recognised whole; the window bounds the
+# work on a multi-megabyte body (the scrubber is linear, but an error path need not read
+# what it will not show).
+_SCRUB_WINDOW = 64 * 1024
 
 
 def excerpt(body: bytes | str, limit: int = _EXCERPT) -> str:
-    """A short, printable, redacted prefix of a body for error messages."""
-    text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
-    text = redact(text)
+    """A short, printable, scrubbed prefix of a body for error messages and logs.
+
+    Secrets are hidden whatever the body (see :func:`orgo_async._secrets.scrub`):
+
+    >>> excerpt(b'{"id": "c1", "vnc_password": "a06db12a86', limit=40)
+    '{"id": "c1", "vnc_password": "***'
+    """
+    # 4 bytes per character at most in UTF-8: enough bytes for the whole window.
+    raw = body[: _SCRUB_WINDOW * 4].decode("utf-8", "replace") if isinstance(body, bytes) else body
+    text = scrub(raw[:_SCRUB_WINDOW])
     return text if len(text) <= limit else text[:limit] + "…"
 
 
@@ -92,7 +110,7 @@ class OrgoError(Exception):
     """Base class of every error the SDK raises on purpose."""
 
     def __init__(self, message: str) -> None:
-        self.message = redact(message)
+        self.message = scrub(message)
         super().__init__(self.message)
 
 
@@ -111,7 +129,11 @@ class APIStatusError(APIError):
     Attributes mirror the documented error body (``orgo-api.md`` §1.4): ``message`` is
     ``error``, plus ``request_id`` (quote it to support), ``code`` (e.g.
     ``workspace_scope_mismatch``), ``upstream_status`` (set when the desktop itself failed:
-    400 = rejected body, 408/504 = timed out, 500 = crashed) and the raw ``body`` bytes.
+    400 = rejected body, 408/504 = timed out, 500 = crashed), ``error_type`` (the
+    ``type`` of the nested ``{"error": {"type", "message", "code"}}`` shape of
+    ``/v1/chat/completions``), ``data`` (the body as a dict, when it was a JSON object)
+    and the raw ``body`` bytes. They are filled from the body by one mapping,
+    :func:`orgo_async._status_errors.status_error`, which also picks the subclass.
     """
 
     status_code: int
@@ -125,6 +147,7 @@ class APIStatusError(APIError):
         request_id: str | None = None,
         code: str | None = None,
         upstream_status: int | None = None,
+        error_type: str | None = None,
         data: dict[str, Any] | None = None,
         method: str | None = None,
         url: str | None = None,
@@ -136,6 +159,7 @@ class APIStatusError(APIError):
         self.request_id = request_id
         self.code = code
         self.upstream_status = upstream_status
+        self.error_type = error_type
         self.data = data or {}
         self.headers = headers or {}
 
@@ -143,14 +167,6 @@ class APIStatusError(APIError):
     def status(self) -> int:
         """Alias of :attr:`status_code`."""
         return self.status_code
-
-    @property
-    def error_type(self) -> str | None:
-        """``type`` of a nested error object (``/v1/chat/completions`` answers
-        ``{"error": {"type": "invalid_request", "message", "code"}}``), else ``None``."""
-        nested = self.data.get("error")
-        value = nested.get("type") if isinstance(nested, dict) else None
-        return value if isinstance(value, str) else None
 
     def __str__(self) -> str:
         parts = [f"{self.status_code}: {self.message}"]
@@ -161,7 +177,7 @@ class APIStatusError(APIError):
         if self.request_id:
             parts.append(f"request_id={self.request_id}")
         if self.method and self.url:
-            parts.append(f"({self.method} {redact(self.url)})")
+            parts.append(f"({self.method} {scrub(self.url)})")
         return " ".join(parts)
 
 
@@ -181,20 +197,22 @@ class PermissionDeniedError(APIStatusError):
     :attr:`target_workspace_id` say which workspaces were involved.
     """
 
+    def __init__(
+        self,
+        message: str,
+        *,
+        key_workspace_id: str | None = None,
+        target_workspace_id: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(message, **kwargs)
+        self.key_workspace_id = key_workspace_id
+        self.target_workspace_id = target_workspace_id
+
     @property
     def is_scope_mismatch(self) -> bool:
         """True when a workspace-scoped key was used outside its workspace."""
         return self.code == "workspace_scope_mismatch"
-
-    @property
-    def key_workspace_id(self) -> str | None:
-        value = self.data.get("key_workspace_id")
-        return value if isinstance(value, str) else None
-
-    @property
-    def target_workspace_id(self) -> str | None:
-        value = self.data.get("target_workspace_id")
-        return value if isinstance(value, str) else None
 
 
 class NotFoundError(APIStatusError):
@@ -214,99 +232,56 @@ class FieldError:
     """One field error of a template document: ``{field, code, message, hint?}``.
 
     ``code`` is ``invalid_enum``, ``required``, ``unknown_ref`` (or a newer code, kept as
-    it came).
+    it came). It is also the type the error body is decoded into
+    (:class:`orgo_async._models.ErrorBody`), so a missing member takes its default.
     """
 
-    field: str
-    code: str
-    message: str
+    field: str = ""
+    code: str = "invalid"
+    message: str = ""
     hint: str | None = None
 
     def __str__(self) -> str:
-        text = f"{self.field}: {self.message} [{self.code}]"
+        text = f"{self.field}: {self.message}" if self.field else self.message
+        text = f"{text} [{self.code}]"
         return f"{text} (hint: {self.hint})" if self.hint else text
+
+
+def describe_field_errors(errors: Sequence[FieldError]) -> str:
+    """One line for a list of field errors (the first five, and how many more)."""
+    shown = "; ".join(str(e) for e in errors[:5]) or "no details"
+    more = f" (+{len(errors) - 5} more)" if len(errors) > 5 else ""
+    return f"template validation failed with {len(errors)} error(s): {shown}{more}"
 
 
 class TemplateValidationError(UnprocessableEntityError):
     """A template document failed validation; :attr:`errors` holds every field error.
 
     Raised for ``{"ok": false, "errors": [...]}`` from ``templates.validate`` (HTTP 200,
-    so :attr:`status_code` is 200 there) and for a 422 from ``templates.publish``.
+    so :attr:`status_code` is 200 there) and for a 422 with that body from
+    ``templates.publish``.
     """
 
-    def __init__(self, message: str, *, errors: list[FieldError], **kwargs: Any) -> None:
+    def __init__(self, message: str, *, errors: Sequence[FieldError], **kwargs: Any) -> None:
         super().__init__(message, **kwargs)
-        self.errors = errors
+        self.errors = list(errors)
 
     @classmethod
-    def from_errors(cls, raw: object, **kwargs: Any) -> TemplateValidationError:
-        """Build one from the documented ``errors`` array (malformed items are kept as text)."""
-        errors: list[FieldError] = []
-        for item in raw if isinstance(raw, list) else []:
-            if isinstance(item, dict):
-                hint = item.get("hint")
-                errors.append(
-                    FieldError(
-                        field=str(item.get("field", "")),
-                        code=str(item.get("code", "invalid")),
-                        message=str(item.get("message", "")),
-                        hint=hint if isinstance(hint, str) else None,
-                    )
-                )
-            else:
-                errors.append(FieldError(field="", code="invalid", message=str(item)))
-        shown = "; ".join(str(e) for e in errors[:5]) or "no details"
-        more = f" (+{len(errors) - 5} more)" if len(errors) > 5 else ""
-        message = f"template validation failed with {len(errors)} error(s): {shown}{more}"
-        return cls(message, errors=errors, **kwargs)
+    def from_errors(cls, errors: Sequence[FieldError], **kwargs: Any) -> TemplateValidationError:
+        """One carrying ``errors``, with a message that lists them."""
+        return cls(describe_field_errors(errors), errors=errors, **kwargs)
 
 
 class CreditsExhaustedError(APIStatusError):
     """402 ``credits_exhausted``: the account has no Orgo credits left for the hosted agent.
 
-    :attr:`balance_cents` is the balance the server reported. Bring your own Anthropic
-    key (``anthropic_api_key=``) to run without Orgo credits.
+    :attr:`balance_cents` is the balance the server reported (``None`` if it did not).
+    Bring your own Anthropic key (``anthropic_api_key=``) to run without Orgo credits.
     """
 
-    @property
-    def balance_cents(self) -> int | None:
-        nested = self.data.get("error")
-        for source in (nested if isinstance(nested, dict) else {}, self.data):
-            value = source.get("balance_cents")
-            if isinstance(value, int) and not isinstance(value, bool):
-                return value
-        return None
-
-
-def refine_status_error(exc: APIStatusError) -> APIStatusError:
-    """The more specific error for the shapes of the agent and template endpoints.
-
-    ``credits_exhausted`` (402) becomes :class:`CreditsExhaustedError`; a 422 carrying a
-    template ``errors`` array becomes :class:`TemplateValidationError`. Anything else is
-    returned unchanged.
-    """
-    fields: dict[str, Any] = {
-        "status_code": exc.status_code,
-        "body": exc.body,
-        "request_id": exc.request_id,
-        "code": exc.code,
-        "upstream_status": exc.upstream_status,
-        "data": exc.data,
-        "method": exc.method,
-        "url": exc.url,
-        "headers": exc.headers,
-    }
-    if not isinstance(exc, CreditsExhaustedError) and (
-        exc.status_code == 402 or exc.code == "credits_exhausted"
-    ):
-        return CreditsExhaustedError(exc.message, **fields)
-    if (
-        exc.status_code == 422
-        and not isinstance(exc, TemplateValidationError)
-        and isinstance(exc.data.get("errors"), list)
-    ):
-        return TemplateValidationError.from_errors(exc.data["errors"], **fields)
-    return exc
+    def __init__(self, message: str, *, balance_cents: int | None = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.balance_cents = balance_cents
 
 
 class RateLimitError(APIStatusError):
@@ -314,8 +289,6 @@ class RateLimitError(APIStatusError):
 
     @property
     def retry_after(self) -> float | None:
-        from ._http import parse_retry_after  # local: _http imports aiohttp
-
         return parse_retry_after(self.headers.get("Retry-After"))
 
 
@@ -338,7 +311,8 @@ class APITimeoutError(APIConnectionError, TimeoutError):
 class APIDecodeError(APIError):
     """The answer is not what the API documents: malformed JSON or wrong types.
 
-    ``status_code`` is the HTTP status and ``excerpt`` a short, redacted prefix of the body.
+    ``status_code`` is the HTTP status, ``excerpt`` a short, scrubbed prefix of the body
+    (also in the message) and ``body`` the raw bytes.
     """
 
     def __init__(

@@ -23,6 +23,7 @@ from typing import Any
 
 import msgspec
 
+from ._errors import FieldError, describe_field_errors
 from ._secrets import REDACTED
 from ._secrets import remember as remember_secret
 
@@ -391,15 +392,27 @@ class StreamStatus(_Model):
 
 
 class _NestedError(_Model):
+    """``error`` as an object, the ``/v1/chat/completions`` shape."""
+
     type: str | None = None
     message: str | None = None
     code: str | None = None
+    balance_cents: int | None = None
 
 
 class ErrorBody(_Model):
-    """The documented error body: ``{"error", "request_id"?, "code"?, "upstream_status"?}``.
+    """A non-2xx answer's JSON body, in every documented shape (``orgo-api.md`` §1.4).
 
-    ``error`` is a string on the REST API and an object on ``/v1/chat/completions``.
+    * REST: ``{"error": "...", "request_id"?, "code"?, "upstream_status"?}`` plus
+      ``key_workspace_id``/``target_workspace_id`` on a scope mismatch;
+    * ``/v1/chat/completions``: ``{"error": {"type", "message", "code"}}``, with
+      ``balance_cents`` on a 402 ``credits_exhausted`` (nested or beside ``error``);
+    * templates: ``{"ok": false, "errors": [{"field", "code", "message", "hint"?}]}``;
+    * older servers: ``{"success": false, "error": "..."}`` or ``{"message": "..."}``.
+
+    >>> body = msgspec.json.decode(b'{"error": {"message": "m", "code": "c"}}', type=ErrorBody)
+    >>> body.text(), body.error_code()
+    ('m', 'c')
     """
 
     error: str | _NestedError | None = None
@@ -409,17 +422,38 @@ class ErrorBody(_Model):
     upstream_status: int | None = None
     key_workspace_id: str | None = None
     target_workspace_id: str | None = None
+    ok: bool | None = None
+    errors: list[FieldError] | None = None
+    balance_cents: int | None = None
 
     def text(self) -> str | None:
+        """The human-readable message, whichever shape carried it."""
         if isinstance(self.error, str):
             return self.error
-        if isinstance(self.error, _NestedError):
+        if isinstance(self.error, _NestedError) and self.error.message:
             return self.error.message
-        return self.message
+        if self.message:
+            return self.message
+        if self.errors:
+            return describe_field_errors(self.errors)
+        return None
 
     def error_code(self) -> str | None:
+        """The machine-readable code (``workspace_scope_mismatch``...), if any."""
         if self.code:
             return self.code
         if isinstance(self.error, _NestedError):
             return self.error.code
+        if self.errors:
+            return self.errors[0].code
         return None
+
+    def error_type(self) -> str | None:
+        """``type`` of the nested chat error object, if that is the shape."""
+        return self.error.type if isinstance(self.error, _NestedError) else None
+
+    def balance(self) -> int | None:
+        """``balance_cents`` of a ``credits_exhausted`` answer, wherever it was put."""
+        if isinstance(self.error, _NestedError) and self.error.balance_cents is not None:
+            return self.error.balance_cents
+        return self.balance_cents

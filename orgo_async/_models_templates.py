@@ -13,6 +13,7 @@ from typing import Any
 
 import msgspec
 
+from ._errors import FieldError
 from ._secrets import REDACTED
 from ._secrets import remember as remember_secret
 
@@ -119,7 +120,7 @@ class TemplateValidation(_Model):
 
     ok: bool
     template: dict[str, Any] | None = None
-    errors: list[dict[str, Any]] | None = None
+    errors: list[FieldError] | None = None
 
 
 class PublishResult(_Model):

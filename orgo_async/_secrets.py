@@ -5,20 +5,27 @@ unwrapped with :meth:`Secret.get` only where a header or URL is built for sendin
 secret value ever wrapped is also remembered (bounded) so :func:`redact` can scrub it from
 text that came from elsewhere, such as a server's error message that echoes a token, and
 the ``orgo_async`` logger carries a filter that does the same for every record.
+
+:func:`scrub` goes further for text that came from a server: it also hides the values of
+secret-shaped fields (``"vnc_password": "..."``, ``token=...``, ``Bearer ...``) that were
+never registered, such as a password inside a body too malformed to decode. Every excerpt
+of a body that reaches an exception message, a log line or a repr goes through it.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from collections import OrderedDict
 from typing import Final
 
-__all__ = ["REDACTED", "Secret", "redact"]
+__all__ = ["REDACTED", "Secret", "redact", "scrub"]
 
 REDACTED: Final = "***"
 
-# Most recent secrets first out; bounded so a long-lived process that sees many
-# rotations does not grow without limit.
+# Bounded so a long-lived process that sees many rotations does not grow without limit.
+# Eviction is first in, first out by first registration: a value seen again keeps its
+# place (see remember), so the oldest registered value is forgotten first.
 _MAX_KNOWN = 4096
 _known: OrderedDict[str, None] = OrderedDict()
 
@@ -50,6 +57,89 @@ def redact(text: str) -> str:
         if value in text:
             text = text.replace(value, REDACTED)
     return text
+
+
+# Field names that hold secrets, in any case. The whole name (a run of word characters,
+# dots and dashes) must END with one of these words, optionally followed by digits:
+# vnc_password, vncPassword, token, access_token, api_key, apiKey, X-Api-Key, secret,
+# client_secret, authorization, x-anthropic-key, password2 match; max_tokens,
+# tokens_used, secret_count, token_type, password_hint do not (their values are counts
+# and labels, and hiding them made error messages useless). The lookbehind lets a match
+# start only where a name starts, so a long run of word characters is scanned once.
+_SECRET_WORD = (
+    r"(?:password|passwd|token|api[_-]?key|anthropic[_-]?key|private[_-]?key"
+    r"|secret[_-]?key|secret|authorization)"
+)
+_SECRET_NAME = r"(?<![\w.-])[\w.-]*?" + _SECRET_WORD + r"\d*(?![\w.-])"
+_SECRET_FIELD = re.compile(
+    # The name, its closing quote (plain, or escaped once or more inside another JSON
+    # string), the separator, then the value in one of four forms. Each form also
+    # matches a value cut off by the end of the text, so a truncated body hides the
+    # part of the password it still holds.
+    _SECRET_NAME
+    + r"""(?P<sep>\\*["']?\s*[:=]\s*)(?:
+          (?P<q1>")(?P<v1>(?:[^"\\]|\\.)+)             # "json string"
+        | (?P<q2>\\{1,8}")(?P<v2>(?:(?!\\{1,8}").)+)     # \"escaped json string\"
+        | (?P<q3>')(?P<v3>[^']+)                         # 'single quoted'
+        | (?P<v4>(?:bearer\s+)?[^\s"'\\,;&}\]<>]+)     # bare: token=abc&, null, 12
+    )""",
+    re.IGNORECASE | re.VERBOSE | re.DOTALL,
+)
+# A bearer credential anywhere, e.g. an echoed "Authorization: Bearer sk_live_...".
+_BEARER = re.compile(r"(\bbearer\s+)[A-Za-z0-9._~+/=-]+", re.IGNORECASE)
+
+
+def _hide_value(m: re.Match[str]) -> str:
+    # Keep the name, separator and quotes; replace only the value (whichever form matched).
+    group = m.lastgroup or "v4"
+    text = m.string
+    return text[m.start() : m.start(group)] + REDACTED + text[m.end(group) : m.end()]
+
+
+# A JSON \uXXXX escape (escaped once or more) of a character that can be part of a name.
+_ESCAPED_NAME_CHAR = re.compile(r"\\+u(00(?:2[dD]|3[0-9]|[46][1-9a-fA-F]|[57][0-9aA]|5[fF]))")
+
+
+def _unescape_name_char(m: re.Match[str]) -> str:
+    return chr(int(m.group(1), 16))
+
+
+def _scrub_plain(text: str) -> str:
+    text = redact(text)
+    text = _BEARER.sub(r"\1" + REDACTED, text)
+    return _SECRET_FIELD.sub(_hide_value, text)
+
+
+def scrub(text: str) -> str:
+    """``text`` with known secrets and the values of secret-shaped fields replaced.
+
+    For text that came from elsewhere (a body, a server's message): on top of
+    :func:`redact`, hides the value of any field whose name ends with ``password``,
+    ``token``, ``api_key``/``apiKey``, ``secret``, ``authorization`` or
+    ``anthropic-key`` (JSON, escaped JSON, ``key=value``, headers), and bearer
+    credentials, even when the text ends in the middle of the value. Names that only
+    contain such a word (``max_tokens``, ``secret_count``) keep their values.
+
+    >>> scrub('{"id": "c1", "vnc_password": "a06db1')
+    '{"id": "c1", "vnc_password": "***'
+    >>> scrub("GET /ws?token=abc123&cols=80")
+    'GET /ws?token=***&cols=80'
+    >>> scrub('{"max_tokens": 1024, "tokens_used": 7}')
+    '{"max_tokens": 1024, "tokens_used": 7}'
+
+    A name spelled with JSON ``\\u`` escapes (``"vnc\\u005fpassword"``) is recognised too;
+    the text is then shown with those letters unescaped. Text without such escapes pays
+    one substring test for this.
+    """
+    if not text:
+        return text
+    if "\\u" in text:
+        plain = _ESCAPED_NAME_CHAR.sub(_unescape_name_char, text)
+        if plain != text:
+            scrubbed = _scrub_plain(plain)
+            if scrubbed != plain:  # something to hide: show the unescaped, scrubbed text
+                return scrubbed
+    return _scrub_plain(text)
 
 
 class Secret:
@@ -97,15 +187,14 @@ class Secret:
 
 
 class RedactingFilter(logging.Filter):
-    """A logging filter that scrubs known secrets from the rendered message."""
+    """A logging filter that scrubs secrets from the rendered message (see :func:`scrub`)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if _known:
-            message = record.getMessage()
-            cleaned = redact(message)
-            if cleaned != message:
-                record.msg = cleaned
-                record.args = None
+        message = record.getMessage()
+        cleaned = scrub(message)
+        if cleaned != message:
+            record.msg = cleaned
+            record.args = None
         return True
 
 

@@ -180,5 +180,5 @@ def no_sleep(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     async def fake_sleep(delay: float) -> None:
         delays.append(delay)
 
-    monkeypatch.setattr(http, "_sleep", fake_sleep)
+    monkeypatch.setattr(http, "retry_sleep", fake_sleep)
     return delays

@@ -20,9 +20,10 @@ import aiohttp
 from yarl import URL
 
 from .._errors import AgentError, TokenRejectedError
-from .._http import HTTPPipeline, check_id
+from .._http import HTTPPipeline
 from .._protocol import agent as proto
 from .._protocol.urls import redact_url
+from .._routes import check_id
 from .._secrets import get_logger, redact
 
 __all__ = ["DEFAULT_AGENT_URL", "Agent", "AgentRun"]

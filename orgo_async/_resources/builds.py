@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from typing import Final
 
-from .._http import HTTPPipeline, Route, check_id
+from .._http import HTTPPipeline
 from .._models import Success, Workspace
 from .._models_templates import LegacyBuild, LegacyBuildCreated, LegacyBuildLatest
+from .._routes import Route, check_id
 
 __all__ = ["LegacyBuilds"]
 

@@ -25,8 +25,8 @@ from typing import Any, Final
 
 import msgspec
 
-from .._errors import APIConnectionError, APIDecodeError, APIStatusError, refine_status_error
-from .._http import HTTPPipeline, Route, check_id
+from .._errors import APIConnectionError, APIDecodeError
+from .._http import HTTPPipeline
 from .._models import Success
 from .._models_chat import (
     ChatCompletion,
@@ -39,7 +39,9 @@ from .._models_chat import (
 )
 from .._protocol.chat import CODE_STATUS, DONE, TitleStreamDecoder, TitleStreamError
 from .._protocol.sse import SSEDecoder
+from .._routes import Route, check_id
 from .._secrets import Secret
+from .._status_errors import status_error
 from .._streaming import ResponseStream, stream
 
 __all__ = ["Chat", "ChatThreads", "MessageInput"]
@@ -166,18 +168,13 @@ class Chat:
             anthropic_api_key=anthropic_api_key,
             streamed=False,
         )
-        try:
-            return await self._pipeline.request(
-                _COMPLETIONS.method,
-                _COMPLETIONS.path,
-                idempotent=_COMPLETIONS.idempotent,
-                json=body,
-                headers=headers or None,
-                timeout=timeout if timeout is not None else _COMPLETIONS.timeout,
-                response_type=ChatCompletion,
-            )
-        except APIStatusError as e:
-            raise refine_status_error(e) from None
+        return await self._pipeline.call(
+            _COMPLETIONS,
+            json=body,
+            headers=headers or None,
+            timeout=timeout,
+            response_type=ChatCompletion,
+        )
 
     def stream(
         self,
@@ -213,23 +210,20 @@ class Chat:
         self, body: dict[str, Any], headers: dict[str, str], idle_timeout: float
     ) -> AsyncGenerator[ChatCompletionChunk, None]:
         path = _COMPLETIONS.path
-        try:
-            async with stream(
-                self._pipeline,
-                _COMPLETIONS,
-                json=body,
-                headers=headers,
-                read_timeout=idle_timeout,
-                accept="text/event-stream",
-            ) as resp:
-                decoder = SSEDecoder(status_code=resp.status)
-                async for data in resp.iter_any():
-                    for sse in decoder.feed(data):
-                        if sse.data.strip() == DONE:
-                            return
-                        yield self._chunk(sse.data, resp.status, path)
-        except APIStatusError as e:
-            raise refine_status_error(e) from None
+        async with stream(
+            self._pipeline,
+            _COMPLETIONS,
+            json=body,
+            headers=headers,
+            read_timeout=idle_timeout,
+            accept="text/event-stream",
+        ) as resp:
+            decoder = SSEDecoder(status_code=resp.status)
+            async for data in resp.iter_any():
+                for sse in decoder.feed(data):
+                    if sse.data.strip() == DONE:
+                        return
+                    yield self._chunk(sse.data, resp.status, path)
         raise APIConnectionError(
             "the completion stream ended before 'data: [DONE]'", method="POST", url=path
         )
@@ -251,9 +245,7 @@ class Chat:
             if isinstance(nested, dict):
                 code = nested.get("code")
                 err_status = CODE_STATUS.get(code, 500) if isinstance(code, str) else 500
-                raise refine_status_error(
-                    self._pipeline.status_error(err_status, data.encode(), {}, "POST", path)
-                )
+                raise status_error(err_status, data.encode(), {}, method="POST", url=path)
         return chunk
 
 

@@ -1,7 +1,7 @@
 """``orgo.computers``: CRUD, lifecycle, actions, screenshots, streaming, fleets (§§4-7).
 
 Every method is a few lines: validate the caller's input (``ValueError`` before any
-request), pick the :class:`~orgo_async._http.Route` (which says whether it is safe to
+request), pick the :class:`~orgo_async._routes.Route` (which says whether it is safe to
 retry), and let the pipeline send it.
 """
 
@@ -18,7 +18,7 @@ from typing import Any, Literal, overload
 
 from .._errors import APIDecodeError, ComputerStateError, WaitTimeoutError
 from .._fleet import FleetRun, Watch
-from .._http import HTTPPipeline, RawResponse, Route, check_id
+from .._http import HTTPPipeline
 from .._models import (
     ActionResult,
     AutoStop,
@@ -38,6 +38,8 @@ from .._models import (
     Workspace,
 )
 from .._protocol.templates import TemplateRef, parse_ref
+from .._response import RawResponse
+from .._routes import Route, check_id
 
 __all__ = ["Computers"]
 

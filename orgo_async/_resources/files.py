@@ -1,6 +1,7 @@
 """``orgo.files``: upload, export, list, download and delete stored files (``orgo-api.md`` §8).
 
-Uploads are ``multipart/form-data`` written chunk by chunk (:mod:`orgo_async._streaming`):
+Uploads are ``multipart/form-data`` written chunk by chunk (a
+:class:`~orgo_async._transport.StreamBody` sent through the pipeline):
 a file read from a path or an async iterator never sits whole in memory. The 10 MB limit
 is checked before anything is sent (for an iterator, as it is read: the upload is
 aborted the moment it passes the limit). An upload is never retried once its body
@@ -24,13 +25,12 @@ from collections.abc import AsyncIterable, AsyncIterator, Callable
 from pathlib import Path
 from typing import IO, Final, overload
 
-import msgspec
-
-from .._errors import APIDecodeError
-from .._http import HTTPPipeline, Route, check_id
+from .._http import HTTPPipeline
 from .._models import Success
 from .._models_files import DownloadURL, FileExport, FileList, FileUpload, StoredFile
-from .._streaming import StreamBody, stream
+from .._routes import Route, check_id
+from .._streaming import stream
+from .._transport import StreamBody
 
 __all__ = ["MAX_UPLOAD_BYTES", "Files"]
 
@@ -88,9 +88,9 @@ class Files:
             fields["desktopId"] = computer_id
         ctype = content_type or mimetypes.guess_type(name)[0] or "application/octet-stream"
         multipart = _multipart(fields, name, ctype, body)
-        async with stream(self._pipeline, _UPLOAD, body=multipart) as resp:
-            raw = await resp.read(limit=1 << 20)
-        return _decode_upload(raw, resp.status)
+        return (
+            await self._pipeline.call(_UPLOAD, content=multipart, response_type=FileUpload)
+        ).file
 
     async def export(self, computer_id: str, path: str) -> FileExport:
         """Copy a file from a running computer into storage; returns it and a pre-signed
@@ -166,7 +166,7 @@ async def _upload_source(file: UploadSource, filename: str | None) -> tuple[Stre
         async def one() -> AsyncIterator[bytes]:
             yield data
 
-        return StreamBody(one, content_type="", size=len(data), replayable=True), filename
+        return StreamBody(one, content_type="", size=len(data)), filename
     if isinstance(file, str | os.PathLike):
         path = Path(file)
         try:
@@ -177,12 +177,7 @@ async def _upload_source(file: UploadSource, filename: str | None) -> tuple[Stre
             raise ValueError(f"not a regular file: {str(path)!r}")
         _check_size(stat.st_size)
         return (
-            StreamBody(
-                _file_chunks(path, stat.st_size),
-                content_type="",
-                size=stat.st_size,
-                replayable=True,
-            ),
+            StreamBody(_file_chunks(path, stat.st_size), content_type="", size=stat.st_size),
             filename or path.name,
         )
     if isinstance(file, AsyncIterable):
@@ -203,7 +198,7 @@ def _check_size(size: int) -> None:
 
 
 def _file_chunks(path: Path, size: int) -> Callable[[], AsyncIterator[bytes]]:
-    """Reads the file in the default executor, chunk by chunk (replayable: reopens)."""
+    """Reads the file in the default executor, chunk by chunk (each call reopens it)."""
 
     async def chunks() -> AsyncIterator[bytes]:
         loop = asyncio.get_running_loop()
@@ -263,25 +258,7 @@ def _multipart(
         yield tail
 
     size = None if file.size is None else len(head) + file.size + len(tail)
-    return StreamBody(
-        chunks,
-        content_type=f"multipart/form-data; boundary={boundary}",
-        size=size,
-        replayable=file.replayable,
-    )
-
-
-def _decode_upload(raw: bytes, status: int) -> StoredFile:
-    try:
-        return msgspec.json.decode(raw, type=FileUpload).file
-    except (msgspec.ValidationError, msgspec.DecodeError) as e:
-        raise APIDecodeError(
-            f"response does not match FileUpload: {e}",
-            status_code=status,
-            body=raw,
-            method="POST",
-            url="/files/upload",
-        ) from None
+    return StreamBody(chunks, content_type=f"multipart/form-data; boundary={boundary}", size=size)
 
 
 async def _write_atomically(target: Path, chunks: AsyncIterator[bytes]) -> None:

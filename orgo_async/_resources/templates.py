@@ -24,14 +24,12 @@ import msgspec
 
 from .._errors import (
     APIDecodeError,
-    APIStatusError,
     NotFoundError,
     TemplateBuildError,
     TemplateValidationError,
     WaitTimeoutError,
-    refine_status_error,
 )
-from .._http import HTTPPipeline, Route, check_id
+from .._http import HTTPPipeline
 from .._models import Success
 from .._models_templates import (
     BuildEvent,
@@ -56,6 +54,7 @@ from .._protocol.templates import (
     parse_name,
     parse_ref,
 )
+from .._routes import Route, check_id
 from .._streaming import ResponseStream, stream
 from .builds import LegacyBuilds
 
@@ -109,12 +108,7 @@ class Templates:
         Raises :class:`~orgo_async.TemplateValidationError` with every field error.
         """
         body = await _load_document(document)
-        try:
-            result = await self._pipeline.call(
-                _VALIDATE, json=body, response_type=TemplateValidation
-            )
-        except APIStatusError as e:
-            raise refine_status_error(e) from None
+        result = await self._pipeline.call(_VALIDATE, json=body, response_type=TemplateValidation)
         if not result.ok:
             raise TemplateValidationError.from_errors(
                 result.errors or [], status_code=200, method="POST", url=_VALIDATE.path
@@ -132,12 +126,9 @@ class Templates:
             params["auto_build"] = "true"
         if force:
             params["force"] = "true"
-        try:
-            return await self._pipeline.call(
-                _PUBLISH, json=body, params=params or None, response_type=PublishResult
-            )
-        except APIStatusError as e:
-            raise refine_status_error(e) from None
+        return await self._pipeline.call(
+            _PUBLISH, json=body, params=params or None, response_type=PublishResult
+        )
 
     # -- the registry -------------------------------------------------------------------
 

@@ -10,8 +10,9 @@ import re
 from urllib.parse import quote
 
 from .._errors import APIStatusError, NotFoundError
-from .._http import HTTPPipeline, Route
+from .._http import HTTPPipeline
 from .._models import Success, Workspace, WorkspaceList
+from .._routes import Route
 
 __all__ = ["Workspaces"]
 

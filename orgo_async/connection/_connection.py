@@ -25,7 +25,7 @@ from ._proxy import DesktopProxy, ProxyPipeline
 if TYPE_CHECKING:
     import ssl as _ssl
 
-    from .._http import RawResponse
+    from .._response import RawResponse
     from ._audio import Audio
     from ._events import Events
     from ._terminal import Terminal

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Final, Protocol
 from .._protocol import urls
 
 if TYPE_CHECKING:
-    from .._http import RawResponse
+    from .._response import RawResponse
 
 __all__ = ["DesktopProxy", "ProxyPipeline"]
 
@@ -95,7 +95,7 @@ class DesktopProxy:
         ``idempotent`` defaults from the method (GET, HEAD, OPTIONS, PUT, DELETE are
         retried on transient failures; POST and PATCH are not).
         """
-        from .._http import RawResponse
+        from .._response import RawResponse
 
         method = method.upper()
         pipeline = self._pipeline

@@ -470,7 +470,9 @@ async def test_screenshot_foreign_url_gets_no_key(server: RecordingServer) -> No
     storage = RecordingServer()
     await storage.start()
     try:
-        async with AsyncOrgo(api_key=API_KEY, base_url=server.base_url) as orgo:
+        async with AsyncOrgo(
+            api_key=API_KEY, base_url=server.base_url, default_headers={"X-Team": "t-secret"}
+        ) as orgo:
             server.respond(
                 "GET",
                 f"/api/computers/{CID}/screenshot",
@@ -483,7 +485,10 @@ async def test_screenshot_foreign_url_gets_no_key(server: RecordingServer) -> No
                 headers={"Content-Type": "application/octet-stream"},
             )
             shot = await orgo.computers.screenshot(CID)
+        # Neither the key nor the caller's default headers go to another origin.
         assert "Authorization" not in storage.last().headers
+        assert "X-Team" not in storage.last().headers
+        assert server.last().headers["X-Team"] == "t-secret"
         assert shot.data == PNG_1x1 and shot.mime_type == "image/png"  # sniffed
     finally:
         await storage.close()

@@ -12,16 +12,16 @@ import warnings
 import aiohttp
 import pytest
 
-from orgo_async import AsyncOrgo
+from orgo_async import APIConnectionError, AsyncOrgo
 from tests.conftest import API_KEY, RecordingServer
 
 
 async def test_session_is_lazy_and_closed_by_async_with(server: RecordingServer) -> None:
     orgo = AsyncOrgo(api_key=API_KEY, base_url=server.base_url)
-    assert orgo._pipeline.transport.session is None  # nothing opened yet
+    assert orgo.session is None  # nothing opened yet
     async with orgo:
         await orgo.workspaces.list()
-        session = orgo._pipeline.transport.session
+        session = orgo.session
         assert session is not None and not session.closed
     assert session.closed and orgo.is_closed
     with pytest.raises(RuntimeError, match="closed"):
@@ -33,13 +33,13 @@ async def test_explicit_close_without_context_manager(server: RecordingServer) -
     await orgo.workspaces.list()
     await orgo.close()
     await orgo.close()  # idempotent
-    assert orgo._pipeline.transport.session is not None
-    assert orgo._pipeline.transport.session.closed
+    assert orgo.session is not None and orgo.session.closed
 
 
 async def test_caller_owned_session_is_never_closed(server: RecordingServer) -> None:
     async with aiohttp.ClientSession() as session:
         async with AsyncOrgo(api_key=API_KEY, base_url=server.base_url, session=session) as orgo:
+            assert orgo.session is session
             await orgo.workspaces.list()
         assert not session.closed
         async with session.get(server.base_url + "/workspaces") as resp:
@@ -48,11 +48,14 @@ async def test_caller_owned_session_is_never_closed(server: RecordingServer) -> 
 
 def test_client_built_at_import_time_then_used_inside_a_loop() -> None:
     """Building the client needs no running loop (module level, FastAPI settings...)."""
-    orgo = AsyncOrgo(api_key=API_KEY, base_url="http://127.0.0.1:9/api")
-    assert orgo._pipeline.transport.session is None
+    orgo = AsyncOrgo(api_key=API_KEY, base_url="http://127.0.0.1:9/api", max_retries=0)
+    assert orgo.session is None
 
     async def use() -> bool:
-        session = orgo._pipeline.transport.get_session()
+        with pytest.raises(APIConnectionError):  # nothing listens on port 9
+            await orgo.workspaces.list()
+        session = orgo.session
+        assert session is not None and not session.closed
         await orgo.close()
         return session.closed
 
@@ -83,7 +86,7 @@ async def test_second_event_loop_is_refused(server: RecordingServer) -> None:
 async def test_unclosed_client_warns_and_does_not_close(server: RecordingServer) -> None:
     orgo = AsyncOrgo(api_key=API_KEY, base_url=server.base_url)
     await orgo.workspaces.list()
-    session = orgo._pipeline.transport.session
+    session = orgo.session
     assert session is not None
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -116,7 +119,7 @@ async def test_with_options_shares_the_session(server: RecordingServer) -> None:
         assert (orgo.timeout, orgo.max_retries) == (30, 2)
         await fast.workspaces.list()
         await orgo.workspaces.list()
-        assert fast._pipeline.transport is orgo._pipeline.transport
+        assert fast.session is orgo.session and orgo.session is not None
         assert fast.computers is fast.computers  # resources are built once
 
 

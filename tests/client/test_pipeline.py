@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import socket
+from collections.abc import AsyncIterator
 
 import aiohttp
 import pytest
@@ -24,13 +25,16 @@ from orgo_async import (
     AuthenticationError,
     BadRequestError,
     ConflictError,
+    FieldError,
     InternalServerError,
     NotFoundError,
     PermissionDeniedError,
     RateLimitError,
     ServiceUnavailableError,
+    TemplateValidationError,
     UnprocessableEntityError,
 )
+from orgo_async._retry import MAX_RETRY_AFTER, backoff_delay, parse_retry_after
 from tests.conftest import API_KEY, RecordingServer
 
 BASE = "http://orgo.test/api"
@@ -39,9 +43,9 @@ COMPUTER = {"id": CID, "status": "running", "name": "agent-1"}
 
 
 @pytest.fixture
-async def orgo() -> AsyncOrgo:
+async def orgo() -> AsyncIterator[AsyncOrgo]:
     client = AsyncOrgo(api_key=API_KEY, base_url=BASE, max_retries=2)
-    yield client  # type: ignore[misc]
+    yield client
     await client.close()
 
 
@@ -169,11 +173,9 @@ async def test_retry_after_is_honoured(orgo: AsyncOrgo, no_sleep: list[float]) -
 
 
 async def test_retry_after_http_date_and_cap() -> None:
-    from orgo_async._http import MAX_RETRY_AFTER, HTTPPipeline, parse_retry_after
-
     assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0  # in the past
     assert parse_retry_after("garbage") is None and parse_retry_after(None) is None
-    assert HTTPPipeline._delay(1, 1000.0) == MAX_RETRY_AFTER
+    assert backoff_delay(1, 1000.0) == MAX_RETRY_AFTER
 
 
 async def test_429_error_exposes_retry_after() -> None:
@@ -437,3 +439,45 @@ async def test_aiohttp_errors_do_not_escape_untyped() -> None:
             with pytest.raises(APIConnectionError) as info:
                 await orgo.computers.get(CID)
     assert "ClientPayloadError" in str(info.value)
+
+
+async def test_template_validation_error_shape() -> None:
+    """``{"ok": false, "errors": [...]}`` (orgo-api.md §1.4) gives a readable message."""
+    body = {
+        "ok": False,
+        "errors": [
+            {"field": "spec.cpu", "code": "out_of_range", "message": "must be 1-16"},
+            {"field": "name", "code": "required", "message": "is required", "hint": "add one"},
+        ],
+    }
+    async with AsyncOrgo(api_key=API_KEY, base_url=BASE, max_retries=0) as orgo:
+        with aioresponses() as m:
+            m.get(f"{BASE}/computers/{CID}", status=422, payload=body)
+            with pytest.raises(UnprocessableEntityError) as info:
+                await orgo.computers.get(CID)
+    err = info.value
+    assert isinstance(err, TemplateValidationError) and err.status_code == 422
+    assert err.message == (
+        "template validation failed with 2 error(s): spec.cpu: must be 1-16 [out_of_range]; "
+        "name: is required [required] (hint: add one)"
+    )
+    assert err.errors == [
+        FieldError("spec.cpu", "out_of_range", "must be 1-16"),
+        FieldError("name", "required", "is required", "add one"),
+    ]
+    assert err.code == "out_of_range" and err.data["errors"][1]["hint"] == "add one"
+
+
+async def test_callable_key_is_asked_again_for_each_retry(
+    server: RecordingServer, no_sleep: list[float]
+) -> None:
+    keys = iter(["sk_live_rotating_0001", "sk_live_rotating_0002"])
+    server.respond("GET", "/api/workspaces", status=503, json={"error": "x"})
+    server.respond("GET", "/api/workspaces", json={"workspaces": []})
+    async with AsyncOrgo(
+        api_key=lambda: next(keys), base_url=server.base_url, max_retries=1
+    ) as orgo:
+        await orgo.workspaces.list()
+    sent = [r.headers["Authorization"] for r in server.requests]
+    assert sent == ["Bearer sk_live_rotating_0001", "Bearer sk_live_rotating_0002"]
+    assert len(no_sleep) == 1

@@ -358,6 +358,35 @@ async def test_a_streamed_read_is_retried_like_any_read(
     assert len(server.requests) == 3 and len(no_sleep) == 2
 
 
+async def test_a_stream_waits_for_the_governor_and_asks_a_rotating_key_each_attempt(
+    server: RecordingServer, no_sleep: list[float]
+) -> None:
+    """Streams share the buffered requests' pipeline: a 429 holds every request of the
+    client (the next one waits too) and a callable key is asked again per attempt."""
+    path = "/api/templates/default/t/1.0.0/build/events"
+    server.respond("GET", path, status=429, json={"error": "slow"}, headers={"Retry-After": "3"})
+    server.respond(
+        "GET",
+        path,
+        body=b'data: {"phase":"ready","level":"success","line":"ok"}\n\n',
+        headers={"Content-Type": "text/event-stream"},
+    )
+    server.respond("GET", "/api/workspaces", json={"workspaces": []})
+    keys = iter(["sk_live_rotating_s0001", "sk_live_rotating_s0002", "sk_live_rotating_s0003"])
+    async with AsyncOrgo(api_key=lambda: next(keys), base_url=server.base_url) as orgo:
+        events = [e async for e in orgo.templates.build_events("default/t@1.0.0")]
+        assert [e.line for e in events] == ["ok"]
+        assert len(no_sleep) == 1 and 2.9 < no_sleep[0] <= 3.0  # the governor's wait
+        await orgo.workspaces.list()  # still held: it waits as well
+    assert len(no_sleep) == 2 and 2.9 < no_sleep[1] <= 3.0
+    assert [r.headers["Authorization"] for r in server.requests] == [
+        "Bearer sk_live_rotating_s0001",
+        "Bearer sk_live_rotating_s0002",
+        "Bearer sk_live_rotating_s0003",
+    ]
+    assert server.requests[0].headers["Accept"] == "text/event-stream"
+
+
 async def test_chat_stream_without_done_or_with_an_error_frame(server: RecordingServer) -> None:
     from orgo_async import CreditsExhaustedError
 

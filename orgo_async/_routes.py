@@ -1,0 +1,61 @@
+"""Endpoints as data: a :class:`Route` says verb, path and whether a retry is safe.
+
+Ids go into paths only through :func:`check_id`, which refuses what could change which
+URL is requested. No I/O.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from urllib.parse import quote
+
+__all__ = ["Route", "check_id"]
+
+# Ids made only of these need no quoting (UUIDs, hex instance ids): the fast path.
+_SAFE_ID = re.compile(r"[A-Za-z0-9_~-][A-Za-z0-9_.~-]{0,255}")
+_BAD_ID = re.compile(r"[/\\?#%\s\x00-\x1f\x7f]")
+
+
+def check_id(value: object, what: str = "id") -> str:
+    """Validate an id before it goes into a URL path, and path-quote it.
+
+    Refuses (``ValueError``) what can never be a valid id and could change which URL is
+    requested: empty strings, ``.``/``..``, slashes, ``?``/``#``/``%``, whitespace and
+    control characters. ``TypeError`` for non-strings (a common slip: passing a
+    ``Computer`` instead of ``computer.id``).
+
+    >>> check_id("a3bb189e-8bf9-3888-9912-ace4e6543002")
+    'a3bb189e-8bf9-3888-9912-ace4e6543002'
+    >>> check_id("ünï")
+    '%C3%BCn%C3%AF'
+    """
+    if not isinstance(value, str):
+        raise TypeError(f"{what} must be a str, not {type(value).__name__}")
+    if _SAFE_ID.fullmatch(value) is not None:
+        return value
+    if not value:
+        raise ValueError(f"{what} must not be empty")
+    if value in (".", "..") or len(value) > 256 or _BAD_ID.search(value) is not None:
+        raise ValueError(f"invalid {what}: {value[:64]!r}")
+    if not value.isprintable():
+        raise ValueError(f"invalid {what}: contains control characters")
+    return quote(value, safe="")
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """One endpoint: verb, path template (``{}`` placeholders for ids) and retry safety.
+
+    ``idempotent`` says whether the pipeline may send the request again after it may
+    have reached the server (see :mod:`orgo_async._retry`). ``timeout`` overrides the
+    client default for endpoints whose server-side work is long (bash, exec, wait, start).
+
+    >>> Route("POST", "/computers/{}/click", idempotent=False)
+    Route(method='POST', path='/computers/{}/click', idempotent=False, timeout=None)
+    """
+
+    method: str
+    path: str
+    idempotent: bool
+    timeout: float | None = None
