@@ -5,7 +5,6 @@ documented listing shapes decode, and the error items of bad answers."""
 from __future__ import annotations
 
 import asyncio
-import itertools
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -128,8 +127,13 @@ async def test_one_get_per_workspace_per_round_and_what_it_reports(
         assert r.headers["Authorization"] == f"Bearer {API_KEY}"
     w1 = [r.at for r in server.requests if r.path.endswith(W1)]
     w2 = [r.at for r in server.requests if r.path.endswith(W2)]
-    assert all(b - a >= interval * 0.9 for a, b in itertools.pairwise(w1))
-    assert w2[0] - w1[0] >= interval / 2 * 0.8  # the second workspace half a round later
+    # Never more often than once per interval (a late poll only shortens the span by its
+    # own lateness, hence the half-interval slack) ...
+    for polls in (w1, w2):
+        assert len(polls) - 1 <= (polls[-1] - polls[0]) / interval + 0.5
+    # ... and the second workspace about half a round after the first, not in a burst.
+    offsets = sorted(b - max(a for a in w1 if a <= b) for b in w2 if b >= w1[0])
+    assert offsets[len(offsets) // 2] >= interval * 0.3
 
 
 async def test_all_workspaces_is_one_list_request_per_round(
