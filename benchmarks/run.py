@@ -24,7 +24,7 @@ from ._common import ROOT, Server, fmt_ratio, official_python, run_server
 
 README = Path(__file__).resolve().parent / "README.md"
 START, END = "<!-- bench:start -->", "<!-- bench:end -->"
-SCENARIOS = ("decode", "fleet", "startup", "ws")
+SCENARIOS = ("decode", "fleet", "startup", "ws", "watch")
 FLEET_NOTE = (
     "`ours / this` > 1 means ours is faster. `fraction of C/latency` is req/s divided by "
     "the ideal concurrency / server latency; in brackets, divided by concurrency / the mean "
@@ -34,6 +34,18 @@ FLEET_NOTE = (
     "machine; for the official SDK all threads). httpx and the "
     "official SDK are measured at the smaller size only (at their rate 10,000 polls take "
     "10-50 s per repetition)."
+)
+
+WATCH_NOTE = (
+    "`orgo.computers.watch` over the emulator's computers (its own process, transitions "
+    "instant), one watch at a time at the same interval: per computer (`watch(ids)`, "
+    "concurrency 64), per workspace (`watch(workspace_id=[...])`), all workspaces "
+    "(`watch(workspace_id=None)`). A pass polls every computer (or workspace) once: the "
+    "interval, unless the polls cannot keep up. `requests per interval` is measured at the "
+    "emulator over the window of the changes; `fewer requests` divides the per-computer "
+    "figure by it. `change -> item`: from a status change made in the emulator's state at "
+    "a random moment to its item in the client (CLOCK_MONOTONIC in both processes). CPU "
+    "shares are of one core during that window."
 )
 
 
@@ -144,6 +156,29 @@ def targets(res: dict[str, Any]) -> list[list[str]]:
                 f"ours {frac:.3f} ({of_served:.3f} of the {served * 1000:.1f} ms served), "
                 f"raw aiohttp {raw:.3f}",
             )
+    watch = res.get("watch") or {}
+    for key, ws_cell in watch.items():
+        mode, interval = key.rsplit(", ", 1)
+        pc = watch.get(f"per computer, {interval}")
+        if mode != "per workspace" or not pc:
+            continue
+
+        def mean(cell: dict[str, Any]) -> float:
+            d = cell["delays"]
+            return sum(d) / len(d) if d else float("nan")
+
+        fewer = pc["requests_per_interval"] / ws_cell["requests_per_interval"]
+        # Both detection times are means over random moments (about +-5% of the interval
+        # each with 60 changes), hence "no later" within a tenth of the interval.
+        later = mean(ws_cell) - mean(pc)
+        ok = fewer >= 100 and later <= 0.1 * ws_cell["interval"] and not ws_cell["missed"]
+        add(
+            f"watch per workspace >= 100x fewer requests, detection no later ({interval})",
+            fewer,
+            ok,
+            f"{fmt_ratio(fewer)} fewer; change -> item {mean(ws_cell):.2f} s vs "
+            f"{mean(pc):.2f} s per computer (pass {pc['pass_time']:.1f} s)",
+        )
     dec = res.get("decode")
     if dec:
         for label, r in dec.items():
@@ -260,6 +295,17 @@ def main(argv: list[str] | None = None) -> int:
             table, res["ws"] = ws.run(server)
         emit("Terminal and audio WebSockets", table)
 
+    def do_watch() -> None:
+        from .scenarios import watch
+
+        if quick:
+            table, res["watch"] = watch.run(
+                computers=200, workspaces=4, intervals=(0.3,), changes=3, log=log, quick=True
+            )
+        else:
+            table, res["watch"] = watch.run(log=log)
+        emit("Fleet watch: per workspace vs per computer (emulator)", table, WATCH_NOTE)
+
     if "decode" in a.only:
         guarded("Decode", do_decode)
     with run_server() as server:
@@ -270,6 +316,8 @@ def main(argv: list[str] | None = None) -> int:
             guarded("Peak memory", lambda: do_memory(server))
         if "ws" in a.only:
             guarded("Terminal and audio WebSockets", lambda: do_ws(server))
+    if "watch" in a.only:  # its own emulator process, not the canned server
+        guarded("Fleet watch", do_watch)
     emit("Targets (issue 5)", md_table(["target", "measured", "verdict"], targets(res)))
     elapsed = time.perf_counter() - started
     stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
