@@ -158,6 +158,8 @@ def targets(res: dict[str, Any]) -> list[list[str]]:
             )
     watch = res.get("watch") or {}
     for key, ws_cell in watch.items():
+        if ", " not in key:  # "decode": the listing's decode times
+            continue
         mode, interval = key.rsplit(", ", 1)
         pc = watch.get(f"per computer, {interval}")
         if mode != "per workspace" or not pc:

@@ -250,9 +250,47 @@ async def _run(
                 results[f"{mode}, {interval:g} s"] = await _mode(
                     emu, mode, interval, changes, over(interval)
                 )
+        results["decode"] = await _decode_times(emu)
     finally:
         await emu.close()
     return results
+
+
+async def _decode_times(emu: _Emulator, reps: int = 5) -> dict[str, float]:
+    """Seconds to decode the emulator's ``GET /workspaces`` answer (every computer as a
+    full object, as the reference documents): into what the watch reads per round, into
+    the full models ``orgo.workspaces.list()`` returns, and ``json.loads``. GC on, as in
+    a real process; the best of ``reps`` decodes."""
+    import gc
+
+    import aiohttp
+    import msgspec
+
+    from orgo_async import Workspace
+    from orgo_async._resources.fleet import WorkspaceListing
+
+    # What ``orgo.workspaces.list()`` decodes (built here: annotations are strings).
+    full = msgspec.defstruct("Full", [("workspaces", list[Workspace])])
+    headers = {"Authorization": f"Bearer {emu.info['api_key']}"}
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(emu.info["base_url"] + "/workspaces", headers=headers) as resp,
+    ):
+        body = await resp.read()
+    out: dict[str, float] = {"bytes": len(body)}
+    for name, decode in (
+        ("watch", msgspec.json.Decoder(WorkspaceListing).decode),
+        ("full", msgspec.json.Decoder(full).decode),
+        ("json", json.loads),
+    ):
+        best = float("inf")
+        for _ in range(reps):
+            gc.collect()
+            t0 = time.perf_counter()
+            decode(body)
+            best = min(best, time.perf_counter() - t0)
+        out[name] = best
+    return out
 
 
 def run(
@@ -284,6 +322,8 @@ def run(
 def _table(res: dict[str, Any], computers: int, workspaces: int) -> str:
     rows: list[list[str]] = []
     for key, r in res.items():
+        if key == "decode":
+            continue
         mode, interval = key.rsplit(", ", 1)
         base = res.get(f"per computer, {interval}")
         ratio = ""
@@ -304,7 +344,7 @@ def _table(res: dict[str, Any], computers: int, workspaces: int) -> str:
         "fewer requests", "change -> item (mean / p90)", "client CPU per pass",
         "client CPU", "emulator CPU", "first round",
     ]  # fmt: skip
-    listing = next((r["listing_cpu"] for r in res.values() if r.get("listing_cpu")), None)
+    listing = next((r["listing_cpu"] for k, r in res.items() if k.startswith("all")), None)
     table = md_table(header, rows)
     if listing is not None:
         per_pass = [r["client_cpu_per_pass"] for k, r in res.items() if k.startswith("all")]
@@ -313,6 +353,16 @@ def _table(res: dict[str, Any], computers: int, workspaces: int) -> str:
             f"workspaces) through `orgo.workspaces.list()`, decoded into full models: "
             f"{listing * 1000:,.0f} ms of client CPU per call; the watch's whole pass over "
             f"it (request, lean decode, diff): {min(per_pass) * 1000:,.0f} ms."
+        )
+    dec = res.get("decode")
+    if dec:
+        table += (
+            f"\n\nDecoding that answer ({dec['bytes'] / 1e6:.1f} MB) in process, GC on, "
+            f"best of 5: {dec['watch'] * 1000:.1f} ms into what the watch reads (six fields "
+            f"per computer), "
+            f"{dec['full'] * 1000:.1f} ms into full `Workspace`/`Computer` models "
+            f"({fmt_ratio(dec['full'] / dec['watch'])}), {dec['json'] * 1000:.1f} ms with "
+            f"`json.loads`."
         )
     return table
 

@@ -5,15 +5,16 @@
 tells the status of any number of computers. The generic polling and diffing is
 :meth:`orgo_async._fleet.Watch.by_group`; this module says what to GET and what to read.
 
-The hot path decodes the listing into :class:`_Listed` items, not :class:`Computer`:
+The hot path decodes the listing into :class:`ListedComputer` items, not :class:`Computer`:
 only ``id``, ``name``, ``status``, ``os``, ``ram``, ``cpu`` (the fields of the
 documented abbreviated listing items) are read, the rest of each object (connection
-fields, dates, the ``vnc_password``) is skipped by msgspec in C. Measured on the
-emulator's 10-workspace list of 10,000 full computer objects (6.2 MB): about 5 ms
-against about 16 ms into ``Workspace`` with GC off and 44 ms with it on, where each
-``Computer`` also registers its password with the bounded secret registry (4,096
-entries, so 10,000 passwords evict each other every round). ``make bench`` measures it
-again (the "Fleet watch" decode row).
+fields, dates, the ``vnc_password``) is skipped by msgspec in C, and the items are not
+tracked by the garbage collector. On the emulator's ``GET /workspaces`` answer for
+10,000 computers in 10 workspaces (6.4 MB of full computer objects), ``make bench``
+("Fleet watch") measured 10 ms to decode it this way against 24 ms into
+``Workspace``/``Computer`` models, where every ``Computer`` also registers its password
+with the bounded secret registry (4,096 entries: 10,000 passwords evict each other on
+every round).
 """
 
 from __future__ import annotations
@@ -27,13 +28,19 @@ from .._fleet import Watch
 from .._http import HTTPPipeline, Route, check_id
 from .._models import Computer
 
-__all__ = ["watch_workspaces", "workspace_keys"]
+__all__ = [
+    "ListedComputer",
+    "ListedWorkspace",
+    "WorkspaceListing",
+    "watch_workspaces",
+    "workspace_keys",
+]
 
 _WORKSPACES = Route("GET", "/workspaces", idempotent=True)
 _WORKSPACE = Route("GET", "/workspaces/{}", idempotent=True)
 
 
-class _Listed(msgspec.Struct, kw_only=True, gc=False):
+class ListedComputer(msgspec.Struct, kw_only=True, gc=False):
     """A computer as a workspace listing shows it (the fields every listing has).
 
     ``gc=False``: thousands are decoded per round and none can be part of a cycle (str
@@ -48,30 +55,30 @@ class _Listed(msgspec.Struct, kw_only=True, gc=False):
     cpu: int | float | None = None
 
 
-class _ListedWorkspace(msgspec.Struct, kw_only=True):
+class ListedWorkspace(msgspec.Struct, kw_only=True):
     """A workspace of a listing. ``desktops`` is required: an answer without it (the old
     ``computer_count`` shape) cannot be watched, and says so as an ``APIDecodeError``
     instead of looking like a workspace whose computers were all deleted."""
 
     id: str
-    desktops: list[_Listed]
+    desktops: list[ListedComputer]
 
 
-class _ListedWorkspaces(msgspec.Struct, kw_only=True):
+class WorkspaceListing(msgspec.Struct, kw_only=True):
     """``GET /workspaces``; ``workspaces`` is required for the same reason."""
 
-    workspaces: list[_ListedWorkspace]
+    workspaces: list[ListedWorkspace]
 
 
-def _members(ws: _ListedWorkspace) -> dict[str, _Listed]:
+def _members(ws: ListedWorkspace) -> dict[str, ListedComputer]:
     return {c.id: c for c in ws.desktops}
 
 
-def _status(listed: _Listed) -> str:
+def _status(listed: ListedComputer) -> str:
     return listed.status
 
 
-def _value(workspace_id: str, listed: _Listed) -> Computer:
+def _value(workspace_id: str, listed: ListedComputer) -> Computer:
     # Only for a change, never for the steady state: a Computer with what the listing said.
     return Computer(
         id=listed.id,
@@ -95,12 +102,12 @@ def watch_workspaces(
     """A :class:`Watch` polling ``workspace_ids`` (``None``: every workspace, through one
     ``GET /workspaces`` per round); ``fetch`` gets the full computer of each change."""
 
-    async def one(workspace_id: str) -> dict[str, dict[str, _Listed]]:
-        ws = await pipeline.call(_WORKSPACE, workspace_id, response_type=_ListedWorkspace)
+    async def one(workspace_id: str) -> dict[str, dict[str, ListedComputer]]:
+        ws = await pipeline.call(_WORKSPACE, workspace_id, response_type=ListedWorkspace)
         return {workspace_id: _members(ws)}
 
-    async def every(_key: str) -> dict[str, dict[str, _Listed]]:
-        answer = await pipeline.call(_WORKSPACES, response_type=_ListedWorkspaces)
+    async def every(_key: str) -> dict[str, dict[str, ListedComputer]]:
+        answer = await pipeline.call(_WORKSPACES, response_type=WorkspaceListing)
         return {ws.id: _members(ws) for ws in answer.workspaces}
 
     keys: Iterable[str] = [""] if workspace_ids is None else workspace_ids

@@ -103,6 +103,8 @@ def test_watch_runs_every_mode_and_sees_every_change() -> None:
     table, res = watch.run(
         computers=60, workspaces=3, intervals=(0.2,), changes=3, quick=True, log=lambda _: None
     )
+    decoded = res.pop("decode")
+    assert decoded["bytes"] > 0 and decoded["watch"] > 0 and decoded["full"] > 0
     assert set(res) == {"per computer, 0.2 s", "per workspace, 0.2 s", "all workspaces, 0.2 s"}
     passes = {k.split(",")[0]: r["requests_per_pass"] for k, r in res.items()}
     assert passes == {"per computer": 60, "per workspace": 3, "all workspaces": 1}
@@ -113,7 +115,7 @@ def test_watch_runs_every_mode_and_sees_every_change() -> None:
     # The emulator saw only the requests each mode is made of.
     assert set(res["per computer, 0.2 s"]["requests"]) == {"computer"}
     assert set(res["all workspaces, 0.2 s"]["requests"]) == {"listing"}
-    assert "per workspace" in table and "orgo.workspaces.list()" in table
+    assert "per workspace" in table and "orgo.workspaces.list()" in table and "GC on" in table
     rows = bench_run.targets({"watch": res})
     assert len(rows) == 1 and rows[0][0].startswith("watch per workspace >= 100x")
 
