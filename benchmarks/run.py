@@ -24,7 +24,7 @@ from ._common import ROOT, Server, fmt_ratio, official_python, run_server
 
 README = Path(__file__).resolve().parent / "README.md"
 START, END = "<!-- bench:start -->", "<!-- bench:end -->"
-SCENARIOS = ("decode", "fleet", "startup", "ws", "relay")
+SCENARIOS = ("decode", "fleet", "startup", "ws", "relay", "watch")
 FLEET_NOTE = (
     "`ours / this` > 1 means ours is faster. `fraction of C/latency` is req/s divided by "
     "the ideal concurrency / server latency; in brackets, divided by concurrency / the mean "
@@ -46,6 +46,18 @@ RELAY_NOTE = (
     "operation, not by the relay's own capacity (1e6 / relay CPU µs per op, on a core of "
     "its own). Relay RSS per session: on a fresh relay process, its RSS with every session "
     "open minus after one warm-up session, divided by the sessions."
+)
+
+WATCH_NOTE = (
+    "`orgo.computers.watch` over the emulator's computers (its own process, transitions "
+    "instant), one watch at a time at the same interval: per computer (`watch(ids)`, "
+    "concurrency 64), per workspace (`watch(workspace_id=[...])`), all workspaces "
+    "(`watch(workspace_id=None)`). A pass polls every computer (or workspace) once: the "
+    "interval, unless the polls cannot keep up. `requests per interval` is measured at the "
+    "emulator over the window of the changes; `fewer requests` divides the per-computer "
+    "figure by it. `change -> item`: from a status change made in the emulator's state at "
+    "a random moment to its item in the client (CLOCK_MONOTONIC in both processes). CPU "
+    "shares are of one core during that window."
 )
 
 
@@ -156,6 +168,31 @@ def targets(res: dict[str, Any]) -> list[list[str]]:
                 f"ours {frac:.3f} ({of_served:.3f} of the {served * 1000:.1f} ms served), "
                 f"raw aiohttp {raw:.3f}",
             )
+    watch = res.get("watch") or {}
+    for key, ws_cell in watch.items():
+        if ", " not in key:  # "decode": the listing's decode times
+            continue
+        mode, interval = key.rsplit(", ", 1)
+        pc = watch.get(f"per computer, {interval}")
+        if mode != "per workspace" or not pc:
+            continue
+
+        def mean(cell: dict[str, Any]) -> float:
+            d = cell["delays"]
+            return sum(d) / len(d) if d else float("nan")
+
+        fewer = pc["requests_per_interval"] / ws_cell["requests_per_interval"]
+        # Both detection times are means over random moments (about +-5% of the interval
+        # each with 60 changes), hence "no later" within a tenth of the interval.
+        later = mean(ws_cell) - mean(pc)
+        ok = fewer >= 100 and later <= 0.1 * ws_cell["interval"] and not ws_cell["missed"]
+        add(
+            f"watch per workspace >= 100x fewer requests, detection no later ({interval})",
+            fewer,
+            ok,
+            f"{fmt_ratio(fewer)} fewer; change -> item {mean(ws_cell):.2f} s vs "
+            f"{mean(pc):.2f} s per computer (pass {pc['pass_time']:.1f} s)",
+        )
     dec = res.get("decode")
     if dec:
         for label, r in dec.items():
@@ -289,6 +326,17 @@ def main(argv: list[str] | None = None) -> int:
             table, res["relay"] = relay.run(log=log)
         emit("Browser relays (orgo_async.web) vs straight to the emulator", table, RELAY_NOTE)
 
+    def do_watch() -> None:
+        from .scenarios import watch
+
+        if quick:
+            table, res["watch"] = watch.run(
+                computers=200, workspaces=4, intervals=(0.3,), changes=3, log=log, quick=True
+            )
+        else:
+            table, res["watch"] = watch.run(log=log)
+        emit("Fleet watch: per workspace vs per computer (emulator)", table, WATCH_NOTE)
+
     if "decode" in a.only:
         guarded("Decode", do_decode)
     with run_server() as server:
@@ -301,6 +349,8 @@ def main(argv: list[str] | None = None) -> int:
             guarded("Terminal and audio WebSockets", lambda: do_ws(server))
     if "relay" in a.only:
         guarded("Browser relays", do_relay)
+    if "watch" in a.only:  # its own emulator process, not the canned server
+        guarded("Fleet watch", do_watch)
     emit("Targets (issue 5)", md_table(["target", "measured", "verdict"], targets(res)))
     elapsed = time.perf_counter() - started
     stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())

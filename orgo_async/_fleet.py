@@ -14,21 +14,28 @@ iteration. Anything else that stops a worker (the ids iterable raising, a
 ``BaseException``, a bug in a callback) is not about one computer: the consumer's
 ``async for`` raises it, the other workers are cancelled, and nothing is left running.
 Without that hand-over a dead worker would leave the consumer waiting forever.
+
+A watch also polls by group: one listing of a workspace (or of all of them) per round,
+diffed against the last one, instead of one request per computer. The diff
+(:class:`_Grouped`) is plain code; the polling is the same scheduler and workers as the
+per-computer watch, which is why both stay in this module (a little over 500 lines).
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
-from typing import Generic, TypeVar
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from typing import Any, Generic, TypeVar
 
 import msgspec
 
 __all__ = ["FleetResult", "FleetRun", "StatusChange", "Watch"]
 
 T = TypeVar("T")
+L = TypeVar("L")  # a computer as a group's listing shows it
 _DONE = object()
+_UNSEEN: Any = object()  # a computer not in a watch's statuses yet
 
 
 # Re-raised by a dying worker even after the hand-over: the loop must still see an
@@ -205,7 +212,14 @@ class FleetRun(Generic[T]):
 class StatusChange(msgspec.Struct, Generic[T], frozen=True):
     """A computer's status changed (``previous`` is ``None`` on the first observation).
 
-    ``error`` is set instead when polling that computer failed; the watch goes on.
+    ``error`` is set instead when polling failed; the watch goes on.
+
+    Watching by workspace (``orgo.computers.watch(workspace_id=...)``) adds:
+    ``workspace_id`` is the workspace the computer is in; ``status`` is ``None`` when the
+    computer left the watched workspaces (deleted, or moved to one that is not watched);
+    a failed poll is one item for the whole workspace, whose ``id`` and ``workspace_id``
+    are the workspace's (``""`` and ``None`` for the ``GET /workspaces`` of
+    ``workspace_id=None``) and whose ``previous`` and ``status`` are ``None``.
     """
 
     id: str
@@ -213,16 +227,96 @@ class StatusChange(msgspec.Struct, Generic[T], frozen=True):
     status: str | None
     value: T | None = None
     error: Exception | None = None
+    workspace_id: str | None = None
+
+
+class _Grouped(Generic[T]):
+    """What a watch by group (workspace) remembers, and the diff of one poll. No I/O.
+
+    A poll of a key answers ``{group: {computer id: listed entry}}`` for every group it
+    covers: one group for ``GET /workspaces/{id}``, all of them for ``GET /workspaces``.
+    A group the key reported before and no longer does is empty now (a deleted
+    workspace); a computer missing from the group it was last seen in is gone, unless
+    it was seen in another group since (moved between watched workspaces).
+    """
+
+    __slots__ = ("fetch", "gone_on", "members", "owner", "poll", "status_of", "value_of", "where")
+
+    def __init__(
+        self,
+        poll: Callable[[str], Awaitable[Mapping[str, Mapping[str, Any]]]],
+        status_of: Callable[[Any], str],
+        value_of: Callable[[str, Any], T],
+        fetch: Callable[[str], Awaitable[T]] | None,
+        gone_on: tuple[type[Exception], ...],
+    ) -> None:
+        self.poll = poll
+        self.status_of = status_of
+        self.value_of = value_of
+        self.fetch = fetch
+        self.gone_on = gone_on
+        self.members: dict[str, Mapping[str, Any]] = {}  # group -> its last listing
+        self.owner: dict[str, str] = {}  # group -> the key whose poll lists it
+        self.where: dict[str, str] = {}  # computer id -> the group it was last seen in
+
+    def diff(
+        self, key: str, snapshot: Mapping[str, Mapping[str, Any]], last: dict[str, str | None]
+    ) -> tuple[list[tuple[str, str | None, str, str, Any]], list[tuple[str, str | None, str]]]:
+        """Apply one poll of ``key`` to the state (and to ``last``, id -> status).
+
+        Returns the changes ``(id, previous, status, group, listed)`` and the computers
+        gone ``(id, previous, group)``. A group whose listing equals the last one costs
+        one dict comparison (in C): the steady state of a large fleet.
+        """
+        members, where, status_of = self.members, self.where, self.status_of
+        changed: list[tuple[str, str | None, str, str, Any]] = []
+        shrunk: list[tuple[str, Mapping[str, Any], Mapping[str, Any]]] = []
+        for group, now in snapshot.items():
+            before = members.get(group)
+            members[group] = now
+            self.owner[group] = key
+            if now == before:
+                continue
+            for cid, listed in now.items():
+                status = status_of(listed)
+                where[cid] = group
+                previous = last.get(cid, _UNSEEN)
+                if previous is _UNSEEN or previous != status:
+                    last[cid] = status
+                    seen_before = None if previous is _UNSEEN else previous
+                    changed.append((cid, seen_before, status, group, listed))
+            if before:
+                shrunk.append((group, before, now))
+        for group in [g for g, k in self.owner.items() if k == key and g not in snapshot]:
+            del self.owner[group]
+            shrunk.append((group, members.pop(group), {}))
+        gone: list[tuple[str, str | None, str]] = []
+        # After every group of the answer was read, so a computer that moved between two
+        # groups of one answer is not reported gone.
+        for group, before, now in shrunk:
+            for cid in before.keys() - now.keys():
+                if where.get(cid) == group:
+                    del where[cid]
+                    gone.append((cid, last.pop(cid, None), group))
+        return changed, gone
 
 
 class Watch(Generic[T]):
-    """Polls a fleet forever, each computer once per ``interval``, spread evenly.
+    """Status changes across a fleet, polled forever; an async iterator (and ``async with``).
 
-    Polls are scheduled at ``start + i * interval / n`` for the i-th of n computers
-    instead of all at once, so 10,000 computers at a 10 s interval make a steady 1,000
-    requests per second rather than a burst every 10 s. A fixed pool of ``concurrency``
-    workers performs them; if they fall behind, polls queue (bounded) and the schedule
-    slips rather than piling up tasks.
+    Per computer (``Watch(ids, fetch, status_of, ...)``, ``orgo.computers.watch(ids)``):
+    each computer is polled once per ``interval``, the polls scheduled at ``start + i *
+    interval / n`` for the i-th of n computers instead of all at once, so 10,000
+    computers at a 10 s interval make a steady 1,000 requests per second rather than a
+    burst every 10 s. A fixed pool of ``concurrency`` workers performs them; if they fall
+    behind, polls queue (bounded) and the schedule slips rather than piling up tasks.
+
+    By group (:meth:`by_group`, ``orgo.computers.watch(workspace_id=...)``): each group
+    (a workspace, or the whole account) is polled once per ``interval``, spread the same
+    way, and its listing is diffed against the last one: the same items for any number of
+    computers, one request per group per round. A group whose poll (with its details)
+    is still running when it is due again is skipped for that round, so a slow answer
+    never stacks polls of one group.
     """
 
     def __init__(
@@ -249,6 +343,47 @@ class Watch(Generic[T]):
         self._last: dict[str, str | None] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._closed = False
+        self._grouped: _Grouped[T] | None = None
+        self._busy: set[str] = set()  # group keys queued or being polled
+        self._details: asyncio.Semaphore | None = None
+
+    @classmethod
+    def by_group(
+        cls,
+        groups: Iterable[str],
+        poll: Callable[[str], Awaitable[Mapping[str, Mapping[str, L]]]],
+        status_of: Callable[[L], str],
+        value_of: Callable[[str, L], T],
+        *,
+        fetch: Callable[[str], Awaitable[T]] | None = None,
+        gone_on: tuple[type[Exception], ...] = (),
+        interval: float,
+        concurrency: int,
+    ) -> Watch[T]:
+        """A watch that polls ``groups`` (keys handed to ``poll``) instead of computers.
+
+        ``poll(key)`` answers ``{group: {computer id: listed}}``; ``status_of(listed)`` is
+        the status, ``value_of(group, listed)`` the item's ``value``. With ``fetch``, the
+        value of each change is ``await fetch(id)`` instead (at most ``concurrency`` at a
+        time across the watch; a failure is the item's ``error``, with the status the
+        listing showed). A poll failing with one of ``gone_on`` (a 404) is reported and
+        empties the groups that key listed; any other failure is reported and changes
+        nothing.
+        """
+
+        async def no_fetch(_id: str) -> T:  # never called: the polls are by group
+            raise AssertionError("a watch by group does not poll computers one by one")
+
+        def no_status(_value: T) -> str:  # never called: statuses come from the listing
+            raise AssertionError("a watch by group reads statuses from the listing")
+
+        watch = cls(
+            groups, fetch or no_fetch, no_status, interval=interval, concurrency=concurrency
+        )
+        watch._grouped = _Grouped(poll, status_of, value_of, fetch, gone_on)
+        if fetch is not None:
+            watch._details = asyncio.Semaphore(concurrency)
+        return watch
 
     async def _scheduler(self) -> None:
         n = len(self._ids)
@@ -258,18 +393,34 @@ class Watch(Generic[T]):
         loop = asyncio.get_running_loop()
         start = loop.time()
         round_no = 0
+        skip_busy = self._grouped is not None
+        busy = self._busy
         while True:
-            for i, cid in enumerate(self._ids):
+            for i, key in enumerate(self._ids):
                 due = start + round_no * self._interval + i * step
                 delay = due - loop.time()
                 if delay > 0:
                     await asyncio.sleep(delay)
-                await self._due.put(cid)
+                if skip_busy:
+                    if key in busy:
+                        continue  # still polling it: this round's slot is skipped
+                    busy.add(key)
+                await self._due.put(key)
             round_no += 1
+            if skip_busy and start + round_no * self._interval < loop.time():
+                # Behind by a round: resume at the next round boundary instead of
+                # replaying missed slots (which, all busy, would spin without awaiting).
+                round_no = int((loop.time() - start) / self._interval) + 1
 
     async def _poll(self) -> None:
         while True:
             cid = await self._due.get()
+            if self._grouped is not None:
+                try:
+                    await self._poll_group(self._grouped, cid)
+                finally:
+                    self._busy.discard(cid)
+                continue
             previous = self._last.get(cid)
             try:
                 value = await self._fetch(cid)
@@ -280,6 +431,48 @@ class Watch(Generic[T]):
             if cid not in self._last or status != previous:
                 self._last[cid] = status
                 await self._out.put(StatusChange(cid, previous, status, value))
+
+    async def _poll_group(self, grouped: _Grouped[T], key: str) -> None:
+        """One poll of a group key: the listing, its diff, then the items."""
+        out = self._out
+        group = key or None
+        try:
+            snapshot = await grouped.poll(key)
+        except Exception as e:
+            await out.put(StatusChange(key, None, None, None, e, group))
+            if not isinstance(e, grouped.gone_on):
+                return
+            snapshot = {}  # the workspace is gone, and so are its computers
+        changed, gone = grouped.diff(key, snapshot, self._last)
+        if grouped.fetch is None:
+            value_of = grouped.value_of
+            for cid, previous, status, where, listed in changed:
+                value = value_of(where, listed)
+                await out.put(StatusChange(cid, previous, status, value, None, where))
+        elif changed:
+            await self._put_details(grouped.fetch, changed)
+        for cid, previous, where in gone:
+            await out.put(StatusChange(cid, previous, None, None, None, where))
+
+    async def _put_details(
+        self,
+        fetch: Callable[[str], Awaitable[T]],
+        changed: list[tuple[str, str | None, str, str, Any]],
+    ) -> None:
+        """Fetch the changed computers (a fixed pool; at most ``concurrency`` requests at
+        a time across the watch) and queue each change with its value, or its error."""
+        sem = self._details
+        assert sem is not None
+        known = {cid: (previous, status, where) for cid, previous, status, where, _ in changed}
+
+        async def one(cid: str) -> T:
+            async with sem:
+                return await fetch(cid)
+
+        async with FleetRun(known, one, concurrency=min(len(known), self._concurrency)) as run:
+            async for r in run:
+                previous, status, where = known[r.id]
+                await self._out.put(StatusChange(r.id, previous, status, r.value, r.error, where))
 
     async def _guard(self, job: Callable[[], Awaitable[None]]) -> None:
         """Run one of the watch's tasks; if it dies of anything but :meth:`aclose`, hand
@@ -315,7 +508,8 @@ class Watch(Generic[T]):
 
     @property
     def statuses(self) -> dict[str, str | None]:
-        """The last status seen for every computer polled so far."""
+        """The last status seen for every computer polled so far (by group: every
+        computer currently in the watched groups)."""
         return dict(self._last)
 
     async def aclose(self) -> None:

@@ -40,6 +40,7 @@ from .._models import (
 from .._protocol.templates import TemplateRef, parse_ref
 from .._response import RawResponse
 from .._routes import Route, check_id
+from .fleet import watch_workspaces, workspace_keys
 
 __all__ = ["Computers"]
 
@@ -642,28 +643,52 @@ class Computers:
 
     def watch(
         self,
-        computer_ids: Iterable[str],
+        computer_ids: Iterable[str] | None = None,
         *,
+        workspace_id: str | Iterable[str] | None = None,
         interval: float = 5.0,
         concurrency: int = 64,
+        details: bool = False,
     ) -> Watch[Computer]:
-        """Status changes across a fleet, polling each computer once per ``interval``.
+        """Status changes across a fleet: per computer, or per workspace.
 
-        Polls are spread evenly over the interval instead of bursting. The first poll of
-        each computer is reported (``previous=None``); after that only changes. Errors are
-        reported as items with ``error`` set, and the watch goes on::
+        With ``computer_ids``, each computer is polled (``GET /computers/{id}``) once per
+        ``interval``, spread evenly instead of bursting; each item's ``value`` is the
+        full computer.
 
-            async with orgo.computers.watch(ids, interval=10) as changes:
+        Without them, workspaces are polled instead: ``GET /workspaces/{id}`` for each
+        ``workspace_id`` (one id or several), or one ``GET /workspaces`` for all of them
+        when ``workspace_id`` is ``None`` (new workspaces and computers are picked up).
+        That is one request per workspace per round, whatever the number of computers,
+        and the same items: a computer's first status (``previous=None``), each change,
+        and ``status=None`` once when it leaves the watched workspaces (deleted, or
+        moved to an unwatched one); ``workspace_id`` says where it is. Its ``value`` is a
+        :class:`~orgo_async.Computer` with what the listing says (``id``, ``name``,
+        ``status``, ``os``, ``ram``, ``cpu``, ``workspace_id``); ``details=True`` GETs
+        the full computer (connection fields, current ``vnc_password``) for each change
+        only, at most ``concurrency`` at a time (the first round fetches every computer
+        once; ``value.status`` may already be newer than the listing's ``status``).
+
+        Errors are items with ``error`` set, and the watch goes on: a computer's failed
+        poll, a workspace's failed poll (one item whose ``id`` is the workspace's, ``""``
+        for ``GET /workspaces``; a 404 also reports its computers gone), a failed
+        ``details`` fetch (with the status the listing showed). Use ``async with`` so
+        leaving stops every request at once::
+
+            async with orgo.computers.watch(workspace_id=ws.id, interval=2) as changes:
                 async for ch in changes:
                     print(ch.id, ch.previous, "->", ch.status)
         """
-        return Watch(
-            computer_ids,
-            self.get,
-            _status_of,
-            interval=interval,
-            concurrency=concurrency,
-        )
+        if computer_ids is None:
+            keys = None if workspace_id is None else workspace_keys(workspace_id)
+            fetch = self.get if details else None
+            return watch_workspaces(
+                self._pipeline, keys, fetch, interval=interval, concurrency=concurrency
+            )
+        if workspace_id is not None:
+            raise ValueError("watch takes computer_ids or workspace_id, not both")
+        ids = [computer_ids] if isinstance(computer_ids, str) else computer_ids
+        return Watch(ids, self.get, _status_of, interval=interval, concurrency=concurrency)
 
 
 def _status_of(c: Computer) -> str:

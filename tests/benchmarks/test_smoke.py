@@ -14,7 +14,7 @@ import pytest
 
 from benchmarks import run as bench_run
 from benchmarks._common import Server, md_table, run_server, server_stats
-from benchmarks.scenarios import decode, fleet, startup, ws
+from benchmarks.scenarios import decode, fleet, startup, watch, ws
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -97,6 +97,27 @@ def test_terminal_and_audio(server: Server) -> None:
     for side in ("ours_audio", "raw_audio"):
         assert res[side][0]["frames"] >= 50
     assert "audio" in table
+
+
+def test_watch_runs_every_mode_and_sees_every_change() -> None:
+    table, res = watch.run(
+        computers=60, workspaces=3, intervals=(0.2,), changes=3, quick=True, log=lambda _: None
+    )
+    decoded = res.pop("decode")
+    assert decoded["bytes"] > 0 and decoded["watch"] > 0 and decoded["full"] > 0
+    assert set(res) == {"per computer, 0.2 s", "per workspace, 0.2 s", "all workspaces, 0.2 s"}
+    passes = {k.split(",")[0]: r["requests_per_pass"] for k, r in res.items()}
+    assert passes == {"per computer": 60, "per workspace": 3, "all workspaces": 1}
+    for r in res.values():
+        assert r["missed"] == 0 and len(r["delays"]) == 3 and r["errors"] == 0
+        assert all(d >= 0 for d in r["delays"])  # reported after the change, never before
+        assert r["requests_per_second"] > 0
+    # The emulator saw only the requests each mode is made of.
+    assert set(res["per computer, 0.2 s"]["requests"]) == {"computer"}
+    assert set(res["all workspaces, 0.2 s"]["requests"]) == {"listing"}
+    assert "per workspace" in table and "orgo.workspaces.list()" in table and "GC on" in table
+    rows = bench_run.targets({"watch": res})
+    assert len(rows) == 1 and rows[0][0].startswith("watch per workspace >= 100x")
 
 
 def test_targets_summary_and_readme_writer(
