@@ -1,6 +1,6 @@
 # make demo   - set up .venv and run the demo against the embedded emulator
 # make test   - set up .venv and run the whole test suite (what CI runs)
-# make lint   - ruff + mypy --strict
+# make lint   - ruff (check + format) and mypy --strict over the package, tests, benchmarks, examples
 # make bench  - run the benchmarks side by side, print the tables, rewrite benchmarks/README.md
 #               (about 6 minutes; BENCH_ARGS=--quick for tiny sizes, "--only fleet decode")
 # make example - the FastAPI fleet dashboard on http://127.0.0.1:8000 against the emulator
@@ -32,6 +32,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check orgo_async tests benchmarks examples
 	$(BIN)/ruff format --check orgo_async tests benchmarks examples
 	$(BIN)/mypy --strict orgo_async
+	$(BIN)/mypy --strict tests benchmarks examples
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run $(BENCH_ARGS)

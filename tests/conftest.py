@@ -33,7 +33,7 @@ def _patch_aioresponses_for_aiohttp_314() -> None:
             kwargs.setdefault("stream_writer", types.SimpleNamespace(output_size=0))
             super().__init__(*args, **kwargs)
 
-    core.ClientResponse = _CompatResponse  # type: ignore[misc]
+    setattr(core, "ClientResponse", _CompatResponse)  # noqa: B010 (not an exported name)
 
 
 _patch_aioresponses_for_aiohttp_314()

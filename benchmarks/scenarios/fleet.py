@@ -143,8 +143,8 @@ def _official(
     import threading
     from concurrent.futures import ThreadPoolExecutor
 
-    from orgo import Computer as OfficialComputer  # type: ignore[import-not-found]
-    from orgo.api.client import ApiClient  # type: ignore[import-not-found]
+    from orgo import Computer as OfficialComputer
+    from orgo.api.client import ApiClient
 
     local = threading.local()
 

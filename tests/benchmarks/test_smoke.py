@@ -8,6 +8,7 @@ left to ``make bench``.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 
 import pytest
@@ -82,7 +83,7 @@ def test_fleet_table_and_latency(server: Server) -> None:
 
 
 def test_imports_and_memory(server: Server) -> None:
-    t = startup.time_import(bench_run.sys.executable, "import orgo_async", 1)
+    t = startup.time_import(sys.executable, "import orgo_async", 1)
     assert 0 < t < 60
     _table, res = startup.run_memory(server, sizes=(10, 20), c=2)
     assert res["ours n=10"]["maxrss_mb"] > 0

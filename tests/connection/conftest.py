@@ -113,7 +113,7 @@ class Desktop:
 
     async def start(self, **kwargs: Any) -> None:
         self.server = await serve(self._handle, "127.0.0.1", 0, **kwargs)
-        self.port = self.server.sockets[0].getsockname()[1]  # type: ignore[index]
+        self.port = self.server.sockets[0].getsockname()[1]
 
     async def stop(self) -> None:
         if self.server is not None:

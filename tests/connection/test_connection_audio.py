@@ -186,7 +186,7 @@ async def test_rejected_handshake_status_refreshes(desktop: Desktop) -> None:
 
     inner.handlers["audio"] = streaming()  # type: ignore[assignment]
     async with serve(inner._handle, "127.0.0.1", 0, process_request=process_request) as srv:
-        inner.port = srv.sockets[0].getsockname()[1]  # type: ignore[index]
+        inner.port = srv.sockets[0].getsockname()[1]
         conn = inner.connection(password="pw-old")
         async with conn.audio() as audio:
             assert len(await audio.read()) == 960

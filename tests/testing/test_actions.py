@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import struct
 import zlib
-from typing import Any
+from typing import Any, cast
 
 import aiohttp
 import pytest
@@ -430,7 +430,7 @@ async def test_screenshot_url_and_storage(
 ) -> None:
     status, body = await http.call("GET", url(running["id"], "screenshot"))
     assert status == 200 and set(body) == set(SCREENSHOT_URL)
-    assert set(body["metadata"]) == set(SCREENSHOT_URL["metadata"])  # type: ignore[arg-type]
+    assert set(body["metadata"]) == set(cast(dict[str, Any], SCREENSHOT_URL["metadata"]))
     assert body["image"] == "/api/storage/" + body["metadata"]["storage_path"]
     async with http.session.get(
         fake.origin + body["image"], headers={"Authorization": f"Bearer {fake.api_key}"}
