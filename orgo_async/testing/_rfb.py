@@ -16,6 +16,10 @@ computer's size in 32 bpp true colour named ``orgo-fake``, and answers:
 
 A protocol violation (unknown message type, bad version string, absurd cut-text length)
 sets :attr:`RfbServer.error` and :attr:`RfbServer.closed`; the transport then hangs up.
+
+VNC authentication uses the package's one DES (:mod:`orgo_async._protocol.des`): the only
+SDK module the emulator imports, because a cipher is not an interpretation of the API
+(see that module's docstring).
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
-from ._des import vnc_response
+from .._protocol.des import vnc_response
 
 __all__ = ["DEFAULT_PIXEL_FORMAT", "PixelFormat", "RfbServer"]
 

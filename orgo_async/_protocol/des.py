@@ -1,11 +1,18 @@
 """Pure-Python DES (FIPS 46-3), just enough for VNC authentication.
 
-VNC authentication (RFB §7.2.2) encrypts a 16-byte challenge with DES in ECB mode, keyed
-by the password's first 8 bytes (NUL padded) with the bits of *each key byte reversed*
-(a historical quirk of the original implementation). :func:`vnc_response` does exactly
-that; :func:`des_encrypt_block` / :func:`des_decrypt_block` are plain DES and are tested
-against published test vectors. Speed is irrelevant here (two blocks per handshake), so
-the code follows the standard's tables directly.
+VNC authentication (RFC 6143 §7.2.2) encrypts a 16-byte challenge with DES in ECB mode,
+keyed by the password's first 8 bytes (NUL padded) with the bits of *each key byte
+reversed* (a historical quirk of the original implementation). :func:`vnc_response` does
+exactly that; :func:`des_encrypt_block` / :func:`des_decrypt_block` are plain DES, checked
+against published known-answer vectors (``tests/protocol/test_des.py``) and against a real
+x11vnc. Speed is irrelevant here (two blocks per handshake), so the code follows the
+standard's tables directly.
+
+This is the one module the SDK's RFB client (:mod:`orgo_async._protocol.rfb`) and the
+emulator's RFB server (:mod:`orgo_async.testing._rfb`) share, although the emulator
+otherwise never imports the SDK's protocol code: DES is a fixed cryptographic primitive,
+not an interpretation of Orgo's protocol, so sharing it cannot hide a misreading of the
+API. Its oracle is the standard's test vectors, not the other side of the handshake.
 """
 
 from __future__ import annotations
