@@ -4,9 +4,12 @@ With ``fake.vnc_target`` set, the socket is a websockify bridge to that TCP addr
 binary message is written to TCP as is, each TCP read becomes one binary message. Without
 it, the emulator's own :class:`~orgo_async.testing._rfb.RfbServer` answers (RFB 3.8, VNC
 authentication against the computer's current ``vnc_password``); its key and pointer
-events are recorded on the computer as actions ``vnc_key`` ``{"down", "key"}`` and
-``vnc_pointer`` ``{"buttons", "x", "y"}``, and ClientCutText as ``vnc_cut_text``
-``{"text"}`` plus a ``clipboard`` event on the events channel.
+events are recorded on the computer as actions ``vnc_key`` ``{"down", "key"}`` (X keysym)
+and ``vnc_pointer`` ``{"buttons", "x", "y"}`` (RFB button mask: 1 left, 2 middle, 4
+right, 8/16 wheel up/down, 32/64 wheel left/right, 128 back), in the order received, and
+ClientCutText as ``vnc_cut_text`` ``{"text"}`` plus a ``clipboard`` event on the events
+channel. Pointer events move the same emulated pointer REST actions move (so a REST
+screenshot shows it) and key presses count on the same screen.
 
 Decisions where the reference is silent (§15.1 #5):
 
@@ -76,9 +79,13 @@ async def _builtin(session: WsSession) -> None:
 
     def on_key(down: bool, key: int) -> None:
         computer.actions.append(Action("vnc_key", {"down": down, "key": key}))
+        if down:  # the REST screenshot shows key presses from either path
+            computer.screen.keys += 1
 
     def on_pointer(buttons: int, x: int, y: int) -> None:
         computer.actions.append(Action("vnc_pointer", {"buttons": buttons, "x": x, "y": y}))
+        # One pointer for both paths: a REST screenshot after an RFB move shows it moved.
+        computer.screen.pointer = (min(x, computer.width - 1), min(y, computer.height - 1))
 
     def on_cut_text(text: str) -> None:
         # The client pasted into the desktop: the desktop's clipboard changed.
