@@ -180,6 +180,11 @@ class Desktop:
         return self._size
 
     @property
+    def rfb(self) -> RfbSession | None:
+        """The RFB session, once an action needed one (``None`` before)."""
+        return self._session
+
+    @property
     def known_size(self) -> tuple[int, int] | None:
         """The display size if already known (no request)."""
         return self._size

@@ -109,6 +109,12 @@ class RfbSession:
 
     # -- public --------------------------------------------------------------------------
 
+    @property
+    def alive(self) -> bool:
+        """True while an RFB session is open and healthy (the next operation reuses it)."""
+        live = self._live
+        return live is not None and live.error is None and not live.vnc.closed
+
     async def send(self, build: Callable[[RfbClient], None], *, sync: bool = True) -> None:
         """Queue events with ``build(client)`` (its encoders), send them, and wait until
         the server confirms it read them (``sync=False``: only until they are written)."""

@@ -3,7 +3,8 @@ and helpers reading the emulator's action log (the oracle every adapter test ass
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,8 +13,12 @@ import pytest
 from orgo_async import AsyncOrgo
 from orgo_async.testing import FakeComputer, FakeOrgo, Timings
 
-# /wait sleeps wait_scale x duration: zero keeps the tests fast, the log still records it.
-TIMINGS = Timings(create=0.0, boot=0.0, stop=0.0, restart=0.0, wait_scale=0.0)
+
+def timings() -> Timings:
+    """Instant transitions; /wait sleeps wait_scale x duration, and zero keeps the tests
+    fast while the log still records it. A fresh object: tests may change it."""
+    return Timings(create=0.0, boot=0.0, stop=0.0, restart=0.0, wait_scale=0.0)
+
 
 # RFB button masks and keysyms as the emulator logs them (RFC 6143, X11 keysymdef.h).
 LEFT, MIDDLE, RIGHT, BACK = 1, 2, 4, 128
@@ -51,7 +56,7 @@ class Env:
 
 @pytest.fixture
 async def env() -> AsyncIterator[Env]:
-    async with FakeOrgo(timings=TIMINGS) as fake:
+    async with FakeOrgo(timings=timings()) as fake:
         ws = fake.add_workspace("agents")
         computer = fake.add_computer(ws.id, "agent-1")
         async with fake.client(max_retries=0) as orgo:
@@ -61,3 +66,12 @@ async def env() -> AsyncIterator[Env]:
 def click(x: int, y: int, mask: int = LEFT) -> list[tuple[str, Any]]:
     """The RFB events of one click at (x, y): move there, press, release."""
     return [("ptr", (0, x, y)), ("ptr", (mask, x, y)), ("ptr", (0, x, y))]
+
+
+async def eventually(condition: Callable[[], bool], timeout: float = 5.0) -> None:
+    """Wait until ``condition()`` holds (polling); fail after ``timeout`` seconds."""
+    for _ in range(int(timeout / 0.01)):
+        if condition():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("condition not reached in time")

@@ -16,7 +16,7 @@ from orgo_async.agents import ActionError, Desktop
 from orgo_async.agents._image import decode_png, image_size
 from orgo_async.testing._rfb import RfbServer
 
-from .conftest import ALT, BACK, CTRL, LEFT, MIDDLE, RIGHT, SHIFT, Env, click
+from .conftest import ALT, BACK, CTRL, LEFT, MIDDLE, RIGHT, SHIFT, Env, click, eventually
 
 FORWARD_KEY = 0x1008FF27
 
@@ -152,8 +152,7 @@ async def test_keyboard(env: Env) -> None:
 async def test_hold_key_releases_when_cancelled(env: Env) -> None:
     async with Desktop(env.orgo, env.cid) as d:
         task = asyncio.create_task(d.hold_key("ctrl+alt", 30))
-        while env.log() != [("key", (True, CTRL)), ("key", (True, ALT))]:
-            await asyncio.sleep(0.01)
+        await eventually(lambda: env.log() == [("key", (True, CTRL)), ("key", (True, ALT))])
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
