@@ -21,9 +21,10 @@ def timings() -> Timings:
 
 
 # RFB button masks and keysyms as the emulator logs them (RFC 6143, X11 keysymdef.h).
-LEFT, MIDDLE, RIGHT, BACK = 1, 2, 4, 128
+LEFT, MIDDLE, RIGHT = 1, 2, 4
 WHEEL_UP, WHEEL_DOWN, WHEEL_LEFT, WHEEL_RIGHT = 8, 16, 32, 64
 CTRL, SHIFT, ALT = 0xFFE3, 0xFFE1, 0xFFE9
+BACK_KEY, FORWARD_KEY = 0x1008FF26, 0x1008FF27
 
 
 @dataclass
@@ -75,3 +76,20 @@ async def eventually(condition: Callable[[], bool], timeout: float = 5.0) -> Non
             return
         await asyncio.sleep(0.01)
     raise AssertionError("condition not reached in time")
+
+
+def nav(x: int, y: int, key: int) -> list[tuple[str, Any]]:
+    """Back/forward at (x, y): move there, then the XF86Back/XF86Forward key."""
+    return [("ptr", (0, x, y)), ("key", (True, key)), ("key", (False, key))]
+
+
+def wheel(
+    x: int, y: int, mask: int, clicks: int, *, held: int | None = None
+) -> list[tuple[str, Any]]:
+    """A scroll at (x, y) over RFB: optionally a held key around move + clicks."""
+    events: list[tuple[str, Any]] = [("ptr", (0, x, y))]
+    for _ in range(clicks):
+        events += [("ptr", (mask, x, y)), ("ptr", (0, x, y))]
+    if held is not None:
+        events = [("key", (True, held)), *events, ("key", (False, held))]
+    return events

@@ -15,7 +15,7 @@ import pytest
 from orgo_async.agents._image import decode_png, image_size
 from orgo_async.agents.anthropic import ComputerUseTools, prune_screenshots, run_claude
 
-from .conftest import CTRL, LEFT, SHIFT, Env, click, eventually
+from .conftest import CTRL, LEFT, SHIFT, WHEEL_UP, Env, click, eventually, wheel
 from .messages_server import ScriptedClaude
 
 anthropic = pytest.importorskip("anthropic")
@@ -169,13 +169,8 @@ async def test_every_action_of_computer_20251124_and_bash(env: Env, claude: Scri
         ("ptr", (LEFT, 60, 70)),
         ("ptr", (0, 60, 70)),
         ("scroll", {"direction": "down", "amount": 3, "x": 200, "y": 100}),
-        ("ptr", (0, 200, 100)),
-        *[("ptr", (m, 200, 100)) for m in (32, 0, 32, 0)],
-        ("key", (True, SHIFT)),
-        ("ptr", (0, 5, 5)),
-        ("ptr", (8, 5, 5)),
-        ("ptr", (0, 5, 5)),
-        ("key", (False, SHIFT)),
+        *wheel(200, 100, WHEEL_UP, 2, held=SHIFT),  # left: the wheel with Shift held
+        *wheel(5, 5, WHEEL_UP, 1, held=SHIFT),
         ("key", {"key": "ctrl+shift+t"}),
         ("type", {"text": "hello"}),
         ("key", (True, SHIFT)),

@@ -16,9 +16,25 @@ from orgo_async.agents import ActionError, Desktop
 from orgo_async.agents._image import decode_png, image_size
 from orgo_async.testing._rfb import RfbServer
 
-from .conftest import ALT, BACK, CTRL, LEFT, MIDDLE, RIGHT, SHIFT, Env, click, eventually
-
-FORWARD_KEY = 0x1008FF27
+from .conftest import (
+    ALT,
+    BACK_KEY,
+    CTRL,
+    FORWARD_KEY,
+    LEFT,
+    MIDDLE,
+    RIGHT,
+    SHIFT,
+    WHEEL_DOWN,
+    WHEEL_LEFT,
+    WHEEL_RIGHT,
+    WHEEL_UP,
+    Env,
+    click,
+    eventually,
+    nav,
+    wheel,
+)  # fmt: skip
 
 
 async def test_rest_clicks_and_the_pointer_they_leave(env: Env) -> None:
@@ -60,10 +76,8 @@ async def test_clicks_rest_cannot_express_go_over_rfb(env: Env) -> None:
         ("key", (True, ALT)),
         *click(11, 12, MIDDLE),
         ("key", (False, ALT)),
-        *click(13, 14, BACK),
-        ("ptr", (0, 15, 16)),
-        ("key", (True, FORWARD_KEY)),
-        ("key", (False, FORWARD_KEY)),
+        *nav(13, 14, BACK_KEY),
+        *nav(15, 16, FORWARD_KEY),
     ]
     # The RFB pointer is the emulator's one pointer: a REST screenshot shows it there.
     assert env.computer.screen.pointer == (15, 16)
@@ -115,17 +129,25 @@ async def test_scrolls(env: Env) -> None:
         await d.scroll("left", 2)  # at the pointer, over RFB
         await d.scroll("right", 1, 30, 40)
         await d.scroll("down", 1, 50, 60, modifiers="ctrl")
+        await d.scroll("left", 1, 70, 80, modifiers="shift+ctrl")  # Shift not pressed twice
+    async with Desktop(env.orgo, env.cid, horizontal_scroll="buttons") as d:
+        await d.scroll("left", 1, 1, 2)
+        await d.scroll("right", 2, 3, 4)
+    # Sideways is the wheel with Shift held (x11vnc passes only buttons 1-5), or with
+    # horizontal_scroll="buttons" X buttons 6 and 7.
     assert env.log() == [
         ("scroll", {"direction": "down", "amount": 3, "x": 640, "y": 360}),
         ("scroll", {"direction": "up", "amount": 2, "x": 10, "y": 20}),
-        ("ptr", (0, 10, 20)),
-        *[("ptr", (m, 10, 20)) for m in (32, 0, 32, 0)],
-        ("ptr", (0, 30, 40)),
-        *[("ptr", (m, 30, 40)) for m in (64, 0)],
+        *wheel(10, 20, WHEEL_UP, 2, held=SHIFT),
+        *wheel(30, 40, WHEEL_DOWN, 1, held=SHIFT),
+        *wheel(50, 60, WHEEL_DOWN, 1, held=CTRL),
+        ("key", (True, SHIFT)),
         ("key", (True, CTRL)),
-        ("ptr", (0, 50, 60)),
-        *[("ptr", (m, 50, 60)) for m in (16, 0)],
+        *wheel(70, 80, WHEEL_UP, 1),
         ("key", (False, CTRL)),
+        ("key", (False, SHIFT)),
+        *wheel(1, 2, WHEEL_LEFT, 1),
+        *wheel(3, 4, WHEEL_RIGHT, 2),
     ]
 
 

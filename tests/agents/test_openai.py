@@ -14,7 +14,19 @@ from orgo_async.agents import ActionError
 from orgo_async.agents._image import decode_png
 from orgo_async.agents.openai import SafetyCheckRejected, run_computer_call
 
-from .conftest import BACK, CTRL, LEFT, MIDDLE, SHIFT, WHEEL_LEFT, Env, click
+from .conftest import (
+    BACK_KEY,
+    CTRL,
+    FORWARD_KEY,
+    LEFT,
+    MIDDLE,
+    SHIFT,
+    WHEEL_UP,
+    Env,
+    click,
+    nav,
+    wheel,
+)  # fmt: skip
 
 agents = pytest.importorskip("agents")
 from agents import Agent, ComputerTool, RunConfig, Runner  # noqa: E402
@@ -23,8 +35,6 @@ from agents.testing.model import assistant_message  # noqa: E402
 from openai.types.responses import ResponseComputerToolCall  # noqa: E402
 
 from orgo_async.agents.openai import OrgoComputer, orgo_computer_provider  # noqa: E402
-
-FORWARD_KEY = 0x1008FF27
 
 
 def computer_call(
@@ -109,26 +119,22 @@ async def test_runner_drives_every_async_computer_method(env: Env) -> None:
 
     log = env.log(screenshots=True)
     shot = ("screenshot", {"response_format": "base64"})
-    drag = log[22:41]
-    assert log[:22] == [
+    drag = log[24:43]
+    assert log[:24] == [
         shot,
         ("click", {"x": 10, "y": 20, "button": "left"}),
         ("click", {"x": 11, "y": 21, "button": "right"}),
         ("click", {"x": 12, "y": 22, "button": "middle"}),
-        *click(13, 23, BACK),
-        ("ptr", (0, 14, 24)),
-        ("key", (True, FORWARD_KEY)),
-        ("key", (False, FORWARD_KEY)),
+        *nav(13, 23, BACK_KEY),
+        *nav(14, 24, FORWARD_KEY),
         ("key", (True, SHIFT)),
         *click(15, 25),
         ("key", (False, SHIFT)),
         ("click", {"x": 16, "y": 26, "button": "left", "double": True}),
         shot,  # c2's output screenshot
-        # 250 px down is 3 wheel clicks of 100 px; 100 px left is one, over RFB.
+        # 250 px down is 3 wheel clicks of 100 px; 100 px left is one, Shift held.
         ("scroll", {"direction": "down", "amount": 3, "x": 100, "y": 200}),
-        ("ptr", (0, 100, 200)),
-        ("ptr", (WHEEL_LEFT, 100, 200)),
-        ("ptr", (0, 100, 200)),
+        *wheel(100, 200, WHEEL_UP, 1, held=SHIFT),
         ("move", {"x": 300, "y": 301}),
     ]
     assert drag[:2] == [("ptr", (0, 1, 1)), ("ptr", (LEFT, 1, 1))] and drag[-1] == (
@@ -136,7 +142,7 @@ async def test_runner_drives_every_async_computer_method(env: Env) -> None:
         (0, 5, 9),
     )
     assert len(drag) == 2 + 16 + 1  # move, press, 8 steps per segment, release
-    assert log[41:] == [
+    assert log[43:] == [
         ("type", {"text": "hello"}),
         ("key", {"key": "ctrl+c"}),
         ("wait", {"duration": 0.5}),
