@@ -24,7 +24,7 @@ from ._common import ROOT, Server, fmt_ratio, official_python, run_server
 
 README = Path(__file__).resolve().parent / "README.md"
 START, END = "<!-- bench:start -->", "<!-- bench:end -->"
-SCENARIOS = ("decode", "fleet", "startup", "ws")
+SCENARIOS = ("decode", "fleet", "startup", "ws", "agent")
 FLEET_NOTE = (
     "`ours / this` > 1 means ours is faster. `fraction of C/latency` is req/s divided by "
     "the ideal concurrency / server latency; in brackets, divided by concurrency / the mean "
@@ -156,6 +156,21 @@ def targets(res: dict[str, Any]) -> list[list[str]]:
             t = imp.get(f"{stmt} (3.12)", float("nan"))
             x = orgo / t
             add(f"`{stmt}` >= 5x faster than `import orgo`", x, x >= 5, fmt_ratio(x))
+    episode = res.get("agent")
+    if episode and "official" in episode:
+        ours, official, floor = episode["ours"], episode["official"], episode["floor"]
+        for key, what in (("wall_ms_per_step", "wall"), ("cpu_ms_per_step", "CPU")):
+            x = ours[key] / official[key]
+            detail = (
+                f"{fmt_ratio(x)} ({ours[key]:.2f} vs {official[key]:.2f} ms/step; the "
+                f"Anthropic SDK alone: {floor[key]:.2f})"
+            )
+            add(f"agent episode: {what} per step <= 0.5x official", x, x <= 0.5, detail)
+        over = ours["overhead_cpu_ms"], official["overhead_cpu_ms"]
+        add("agent episode: CPU above the Anthropic SDK's own <= 0.5x official",
+            over[0] / over[1] if over[1] > 0 else float("nan"),
+            over[1] > 0 and over[0] <= 0.5 * over[1],
+            f"{over[0]:.2f} vs {over[1]:.2f} ms/step")  # fmt: skip
     mem = res.get("memory")
     if mem:
         keys = [k for k in mem if k.startswith("ours ")]
@@ -260,6 +275,17 @@ def main(argv: list[str] | None = None) -> int:
             table, res["ws"] = ws.run(server)
         emit("Terminal and audio WebSockets", table)
 
+    def do_agent() -> None:
+        from .scenarios import agent, agent_paths
+
+        table, res["agent_paths"] = agent_paths.run(
+            clicks=20 if quick else 200, shots=2 if quick else 10, reps=1 if quick else 3, log=log
+        )
+        emit("Agent desktop paths: REST vs RFB", table, agent_paths.NOTE)
+        table, res["agent"] = agent.run(steps=10 if quick else agent.STEPS,
+                                        reps=1 if quick else 5, log=log)  # fmt: skip
+        emit(f"Agent episode ({res['agent']['steps']} steps, scripted model)", table, agent.NOTE)
+
     if "decode" in a.only:
         guarded("Decode", do_decode)
     with run_server() as server:
@@ -270,6 +296,8 @@ def main(argv: list[str] | None = None) -> int:
             guarded("Peak memory", lambda: do_memory(server))
         if "ws" in a.only:
             guarded("Terminal and audio WebSockets", lambda: do_ws(server))
+    if "agent" in a.only:
+        guarded("Agent", do_agent)
     emit("Targets (issue 5)", md_table(["target", "measured", "verdict"], targets(res)))
     elapsed = time.perf_counter() - started
     stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())

@@ -32,6 +32,7 @@ wrong: never an exception out of :meth:`ComputerUseTools.run`, never a silent su
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
@@ -86,11 +87,13 @@ ACTIONS: dict[str, frozenset[str]] = {
 }
 """The actions each tool version defines."""
 
-Content = list[dict[str, Any]]
+#: A tool result's content: a string when it is only text (the Messages API accepts that
+#: form, and it is fewer objects for the SDK to copy on every request), else blocks.
+Content = str | list[dict[str, Any]]
 
 
 def _text(text: str) -> Content:
-    return [{"type": "text", "text": text}]
+    return text
 
 
 def _image(shot: Screenshot) -> dict[str, Any]:
@@ -273,14 +276,11 @@ class ComputerUseTools:
         if "text" in given and "key" in given and action in _CLICKS:
             raise ActionError(f"{action}: give held keys as 'text' or 'key', not both")
         text = await self._act(action, {k: args[k] for k in given})
-        content = _text(text) if isinstance(text, str) else [_image(text)]
-        if (
-            self.screenshot_after_action
-            and isinstance(text, str)
-            and action not in ("cursor_position", "wait")
-        ):
-            content.append(_image(await self.desktop.screenshot()))
-        return content
+        if not isinstance(text, str):
+            return [_image(text)]
+        if self.screenshot_after_action and action not in ("cursor_position", "wait"):
+            return [{"type": "text", "text": text}, _image(await self.desktop.screenshot())]
+        return text
 
     async def _act(self, action: str, a: dict[str, Any]) -> str | Screenshot:
         d = self.desktop
@@ -451,8 +451,8 @@ async def run_claude(
         size = tools.desktop.known_size or (0, 0)
         if system is None:
             system = SYSTEM_PROMPT.format(width=size[0], height=size[1])
+        images: deque[tuple[list[Any], int]] = deque()  # image blocks in history, oldest first
         for iteration in range(1, max_iterations + 1):
-            prune_screenshots(messages, keep_screenshots)
             raw = await client.beta.messages.with_raw_response.create(
                 model=model,
                 max_tokens=max_tokens,
@@ -475,6 +475,14 @@ async def run_claude(
                 )
             results = [await tools.run(block) for block in calls]
             messages.append({"role": "user", "content": results})
+            # Only the newest keep_screenshots images stay (tracked, not rescanned each step).
+            for result in results:
+                inner = result["content"]
+                if isinstance(inner, list):
+                    images.extend((inner, i) for i, b in enumerate(inner) if b["type"] == "image")
+            while len(images) > keep_screenshots:
+                inner, i = images.popleft()
+                inner[i] = dict(_PLACEHOLDER)
         return ClaudeRun(
             messages, _final_text(messages[-2]["content"]), max_iterations, "max_iterations", usage
         )

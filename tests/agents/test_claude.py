@@ -52,7 +52,10 @@ def _png(block: dict[str, Any]) -> tuple[int, int]:
 
 
 def _texts(result: dict[str, Any]) -> str:
-    return " ".join(b["text"] for b in result["content"] if b["type"] == "text")
+    content = result["content"]
+    if isinstance(content, str):  # text-only results are sent in the string form
+        return content
+    return " ".join(b["text"] for b in content if b["type"] == "text")
 
 
 async def test_every_action_of_computer_20251124_and_bash(env: Env, claude: ScriptedClaude) -> None:
@@ -296,7 +299,7 @@ async def test_run_accepts_sdk_blocks_and_runs_in_anthropics_tool_runner(
     assert "unknown action 'fly'" in str(unknown["content"])
     assert position == {
         "type": "tool_result", "tool_use_id": "toolu_x",
-        "content": [{"type": "text", "text": "X=2,Y=3"}],
+        "content": "X=2,Y=3",
     }  # fmt: skip
     assert env.log() == [("click", {"x": 2, "y": 3, "button": "left"})]
 

@@ -1,0 +1,326 @@
+"""Agent episode: ``run_claude`` vs the official SDK's ``Computer.prompt(provider="anthropic")``,
+and the desktop's input and screenshot paths, REST vs RFB.
+
+**Episode.** One separate process serves the emulator (``FakeOrgo``, instant timings) and
+a scripted Anthropic Messages API. The script is stateless: the answer to a request
+with k assistant messages is step k, a ``tool_use`` from a ten-action cycle both SDKs
+implement (screenshot, left/right/double click, type, key, scroll at a point, mouse move,
+drag, screenshot); step ``STEPS`` answers ``end_turn``. Each SDK runs the same
+``STEPS``-step episode in a fresh process (ours on this interpreter, the official SDK on
+the conformance venv's Python 3.12), timing only the episode: wall time and the
+process's CPU time (``getrusage``, all threads); both keep the last 3 screenshots. After
+each run the emulator's action log must hold exactly ``STEPS`` actions (the same work on
+both sides). Runs alternate (ours, official, ours, ...); medians.
+
+**Paths** (in this process, against the emulator, and against x11vnc on Xvfb when the
+binaries exist): a click via REST, via an RFB session (input events plus the two update
+round trips that confirm them) and as :class:`~orgo_async.agents.Desktop` sends it over
+RFB (plus its pointer settle); a screenshot via REST and via RFB (a full non-incremental
+update plus a local PNG encode), with the bytes each moves.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .._common import ROOT, fmt_ratio, md_table, median
+
+STEPS = 200
+MODEL = "claude-sonnet-4-6"
+CONFORMANCE_VENV = ROOT / ".cache" / "conformance-venv"
+OFFICIAL_SCRIPT = Path(__file__).with_name("_agent_official.py")
+ANTHROPIC_KEY = "sk-ant-bench"
+NOTE = (
+    "Medians of alternating fresh-process runs; CPU is the client process's own "
+    "(getrusage, all threads), wall includes the servers' work. The third row runs the "
+    "same loop with canned tool results and no Orgo request: the cost of the Anthropic "
+    "SDK (request preparation, JSON, HTTP) that both clients pay; the last column is each "
+    "client's cost above it."
+)
+
+_CYCLE: list[dict[str, Any]] = [
+    {"action": "screenshot"},
+    {"action": "left_click", "coordinate": [320, 200]},
+    {"action": "type", "text": "hello world"},
+    {"action": "key", "text": "Return"},
+    {"action": "scroll", "scroll_direction": "down", "scroll_amount": 3, "coordinate": [640, 360]},
+    {"action": "double_click", "coordinate": [100, 600]},
+    {"action": "mouse_move", "coordinate": [700, 100]},
+    {"action": "right_click", "coordinate": [500, 500]},
+    {"action": "left_click_drag", "start_coordinate": [10, 10], "coordinate": [400, 300]},
+    {"action": "screenshot"},
+]
+
+
+def turn(step: int, steps: int) -> dict[str, Any]:
+    """The scripted Messages API answer for ``step`` (0-based)."""
+    if step >= steps:
+        content: list[dict[str, Any]] = [{"type": "text", "text": "Episode complete."}]
+        stop = "end_turn"
+    else:
+        content = [
+            {"type": "tool_use", "id": f"toolu_{step:05d}", "name": "computer",
+             "input": _CYCLE[step % len(_CYCLE)]},
+        ]  # fmt: skip
+        stop = "tool_use"
+    return {
+        "id": f"msg_{step:05d}", "type": "message", "role": "assistant", "model": MODEL,
+        "content": content, "stop_reason": stop, "stop_sequence": None,
+        "usage": {"input_tokens": 1000, "output_tokens": 20},
+    }  # fmt: skip
+
+
+# -- the servers process ---------------------------------------------------------------
+
+
+async def _serve(steps: int) -> None:
+    import msgspec
+    from aiohttp import web
+
+    from orgo_async.testing import FakeOrgo, Timings
+
+    async with FakeOrgo(timings=Timings.instant(), max_recorded=1000) as fake:
+        ws = fake.add_workspace("bench")
+        computer = fake.add_computer(ws.id, "agent", resolution="1280x720x24")
+        counts = {"messages": 0}
+        decode = msgspec.json.Decoder()
+
+        async def messages(request: web.Request) -> web.Response:
+            body = decode.decode(await request.read())
+            counts["messages"] += 1
+            step = sum(1 for m in body["messages"] if m.get("role") == "assistant")
+            return web.Response(body=msgspec.json.encode(turn(step, steps)),
+                                content_type="application/json")  # fmt: skip
+
+        async def stats(request: web.Request) -> web.Response:
+            usage = resource.getrusage(resource.RUSAGE_SELF)
+            return web.json_response(
+                {"cpu": usage.ru_utime + usage.ru_stime, "messages": counts["messages"],
+                 "actions": len(computer.actions)}
+            )  # fmt: skip
+
+        async def reset(request: web.Request) -> web.Response:
+            computer.actions.clear()
+            counts["messages"] = 0
+            return web.json_response({})
+
+        app = web.Application(client_max_size=256 << 20)
+        app.router.add_post("/v1/messages", messages)
+        app.router.add_get("/_stats", stats)
+        app.router.add_post("/_reset", reset)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        info = {"anthropic": f"http://127.0.0.1:{port}", "base_url": fake.base_url,
+                "api_key": fake.api_key, "computer_id": computer.id}  # fmt: skip
+        print(json.dumps(info), flush=True)
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(None, sys.stdin.read)  # until the parent closes stdin
+        await runner.cleanup()
+
+
+@dataclass(frozen=True)
+class Servers:
+    anthropic: str
+    base_url: str
+    api_key: str
+    computer_id: str
+
+    def call(self, method: str, path: str) -> dict[str, Any]:
+        import urllib.request
+
+        req = urllib.request.Request(self.anthropic + path, method=method)
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            result: dict[str, Any] = json.loads(resp.read())
+            return result
+
+
+@contextlib.contextmanager
+def run_servers(steps: int) -> Iterator[Servers]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "benchmarks.scenarios.agent", "serve", str(steps)],
+        cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        if not line:
+            raise RuntimeError("the agent benchmark servers did not start")
+        yield Servers(**json.loads(line))
+    finally:
+        assert proc.stdin is not None
+        proc.stdin.close()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        if proc.stdout is not None:
+            proc.stdout.close()
+
+
+# -- the workers -----------------------------------------------------------------------
+
+
+async def _ours(servers: Servers, steps: int) -> dict[str, Any]:
+    from anthropic import AsyncAnthropic
+
+    from orgo_async import AsyncOrgo
+    from orgo_async.agents.anthropic import run_claude
+
+    async with (
+        AsyncOrgo(api_key=servers.api_key, base_url=servers.base_url) as orgo,
+        AsyncAnthropic(api_key=ANTHROPIC_KEY, base_url=servers.anthropic) as client,
+    ):
+        before = resource.getrusage(resource.RUSAGE_SELF)
+        started = time.perf_counter()
+        run = await run_claude(orgo, servers.computer_id, "Run the benchmark episode",
+                               client=client, model=MODEL, max_iterations=steps + 1,
+                               keep_screenshots=3)  # fmt: skip
+        wall = time.perf_counter() - started
+        after = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return {"wall": wall, "cpu": cpu, "messages": len(run.messages)}
+
+
+async def _floor(servers: Servers, steps: int) -> dict[str, Any]:
+    """The same episode with canned tool results (no Orgo request at all): what the
+    Anthropic SDK and the loop cost by themselves, the floor both clients share."""
+    from anthropic import AsyncAnthropic
+
+    from orgo_async import AsyncOrgo, Computer
+    from orgo_async.agents.anthropic import ComputerUseTools, run_claude
+    from orgo_async.testing import Screen, render_screen
+
+    png = render_screen(1280, 720, Screen(), "floor")  # a screenshot of the usual size
+    image = {"type": "image", "source": {"type": "base64", "media_type": "image/png",
+             "data": base64.b64encode(png).decode()}}  # fmt: skip
+
+    class Canned(ComputerUseTools):
+        async def run(self, block: Any) -> dict[str, Any]:
+            shot = block["input"]["action"] == "screenshot"
+            return {"type": "tool_result", "tool_use_id": block["id"],
+                    "content": [dict(image)] if shot else "done"}  # fmt: skip
+
+    computer = Computer(id=servers.computer_id, name="x", resolution="1280x720x24")
+    async with (
+        AsyncOrgo(api_key=servers.api_key, base_url=servers.base_url) as orgo,
+        AsyncAnthropic(api_key=ANTHROPIC_KEY, base_url=servers.anthropic) as client,
+    ):
+        tools = Canned(orgo, computer)
+        before = resource.getrusage(resource.RUSAGE_SELF)
+        started = time.perf_counter()
+        await run_claude(orgo, computer, "Run the benchmark episode", client=client,
+                         model=MODEL, max_iterations=steps + 1, keep_screenshots=3,
+                         tools=tools)  # fmt: skip
+        wall = time.perf_counter() - started
+        after = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return {"wall": wall, "cpu": cpu}
+
+
+def conformance_python(log: Any = print) -> str | None:
+    """The conformance venv's interpreter with ``orgo`` and ``anthropic`` (``anthropic`` is
+    installed into it when missing), or None when there is no such venv."""
+    py = CONFORMANCE_VENV / "bin" / "python"
+    if not py.exists():
+        return None
+    check = [str(py), "-c", "import orgo, anthropic"]
+    if subprocess.run(check, capture_output=True).returncode != 0:
+        log(f"installing anthropic into {CONFORMANCE_VENV} ...")
+        subprocess.run([str(py), "-m", "pip", "install", "-q", "anthropic"], check=True)
+    return str(py)
+
+
+def run_episode(servers: Servers, side: str, steps: int) -> dict[str, Any]:
+    """One episode of ``side`` (``ours``/``official``) in a fresh process, checked."""
+    servers.call("POST", "/_reset")
+    if side in ("ours", "floor"):
+        cmd = [sys.executable, "-m", "benchmarks.scenarios.agent", side, str(steps),
+               json.dumps(servers.__dict__)]  # fmt: skip
+        env = None
+    else:
+        py = conformance_python()
+        if py is None:
+            raise RuntimeError(f"no conformance venv at {CONFORMANCE_VENV}")
+        cmd = [py, str(OFFICIAL_SCRIPT), servers.base_url, servers.computer_id, str(steps)]
+        env = {**os.environ, "ANTHROPIC_BASE_URL": servers.anthropic,
+               "ANTHROPIC_API_KEY": ANTHROPIC_KEY, "ORGO_API_KEY": servers.api_key}  # fmt: skip
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600, env=env)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{side} episode failed:\n{proc.stderr[-3000:]}")
+    result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+    stats = servers.call("GET", "/_stats")
+    actions = 0 if side == "floor" else steps
+    if stats["actions"] != actions or stats["messages"] != steps + 1:
+        raise RuntimeError(f"{side}: {stats['actions']} actions / {stats['messages']} model "
+                           f"calls, expected {steps} / {steps + 1}")  # fmt: skip
+    return result
+
+
+def run(steps: int = STEPS, reps: int = 3, log: Any = print) -> tuple[str, dict[str, Any]]:
+    """The episode table: per-step wall and CPU time of both SDKs, of the shared floor
+    (the Anthropic SDK with canned tool results), and the ratios."""
+    sides = ["ours"] + (["official"] if conformance_python(log) else []) + ["floor"]
+    runs: dict[str, list[dict[str, Any]]] = {side: [] for side in sides}
+    with run_servers(steps) as servers:
+        for rep in range(reps):
+            for side in sides:
+                log(f"agent episode: {side} ({rep + 1}/{reps}) ...")
+                runs[side].append(run_episode(servers, side, steps))
+    res: dict[str, Any] = {"steps": steps}
+    for side in sides:
+        res[side] = {
+            "wall_ms_per_step": median([r["wall"] for r in runs[side]]) / steps * 1000,
+            "cpu_ms_per_step": median([r["cpu"] for r in runs[side]]) / steps * 1000,
+        }
+    floor = res["floor"]
+    base = res.get("official")
+    labels = {"ours": "orgo_async run_claude", "official": "official Computer.prompt",
+              "floor": "Anthropic SDK alone (canned tool results)"}  # fmt: skip
+    rows: list[list[str]] = []
+    for side in sides:
+        r = res[side]
+        over_wall = r["wall_ms_per_step"] - floor["wall_ms_per_step"]
+        over_cpu = r["cpu_ms_per_step"] - floor["cpu_ms_per_step"]
+        r["overhead_wall_ms"], r["overhead_cpu_ms"] = over_wall, over_cpu
+        vs = ("", "")
+        if base is not None and side != "floor":
+            vs = (fmt_ratio(r["wall_ms_per_step"] / base["wall_ms_per_step"]),
+                  fmt_ratio(r["cpu_ms_per_step"] / base["cpu_ms_per_step"]))  # fmt: skip
+        rows.append([
+            labels[side], f"{r['wall_ms_per_step']:.2f}", f"{r['cpu_ms_per_step']:.2f}", *vs,
+            "" if side == "floor" else f"{over_wall:.2f} / {over_cpu:.2f}",
+        ])  # fmt: skip
+    header = ["client", "wall ms/step", "client CPU ms/step", "wall vs official",
+              "CPU vs official", "above the floor: wall / CPU ms/step"]  # fmt: skip
+    return md_table(header, rows), res
+
+
+def main(argv: list[str]) -> None:
+    if argv[0] == "serve":
+        asyncio.run(_serve(int(argv[1])))
+    elif argv[0] in ("ours", "floor"):
+        servers = Servers(**json.loads(argv[2]))
+        worker = _ours if argv[0] == "ours" else _floor
+        print(json.dumps(asyncio.run(worker(servers, int(argv[1])))))
+    else:
+        raise SystemExit(f"unknown command {argv[0]!r}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,34 @@
+"""Smoke test of the agent benchmark scenario (no timing asserted): the servers process
+serves the scripted Messages API and the emulator, our episode and the floor run to the
+end with the expected number of actions and model calls (``run_episode`` checks both),
+and the REST-vs-RFB paths produce their rows. The official SDK's side needs the
+conformance venv and is left to ``make bench``."""
+
+from __future__ import annotations
+
+import pytest
+
+from benchmarks.scenarios import agent, agent_paths
+
+pytestmark = pytest.mark.timeout(180)
+
+
+def test_script_is_stateless_and_ends() -> None:
+    assert agent.turn(0, 3)["content"][0]["input"] == {"action": "screenshot"}
+    assert agent.turn(2, 3)["stop_reason"] == "tool_use"
+    assert agent.turn(3, 3)["stop_reason"] == "end_turn"
+
+
+def test_episode_and_floor_run() -> None:
+    with agent.run_servers(12) as servers:
+        ours = agent.run_episode(servers, "ours", 12)
+        floor = agent.run_episode(servers, "floor", 12)
+    assert ours["messages"] == 2 * 12 + 2  # the instruction, 12 tool turns, the final answer
+    assert ours["wall"] > 0 and ours["cpu"] > 0 and floor["cpu"] > 0
+
+
+def test_paths_table() -> None:
+    table, res = agent_paths.run(clicks=5, shots=1, reps=1, log=lambda _m: None)
+    assert {"rest_click", "rfb_click", "rest_shot", "rfb_shot"} <= set(res["emulator"])
+    assert res["emulator"]["rfb_raw_bytes"] == 1280 * 720 * 4
+    assert "click via RFB" in table
