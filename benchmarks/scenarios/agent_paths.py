@@ -4,7 +4,7 @@ In this process (client and emulator share it, so both paths carry the same serv
 at the display size Orgo computers default to (1280x720):
 
 * click: ``POST /computers/{id}/click`` vs RFB PointerEvents (move, press, release) plus
-  the two update round trips :class:`~orgo_async.agents._rfb.RfbSession` waits for;
+  the one update round trip :class:`~orgo_async.agents._rfb.RfbSession` waits for;
 * screenshot: ``GET /computers/{id}/screenshot`` (PNG made by the server) vs a full
   non-incremental FramebufferUpdate (Raw, 32 bpp) plus a local PNG encode; and the bytes
   each moves over the wire.
@@ -27,9 +27,9 @@ from .._common import md_table, median
 
 WIDTH, HEIGHT = 1280, 720
 NOTE = (
-    "Client and emulator in one process (CPU includes both). RFB clicks wait for two "
-    "update round trips that confirm the events were read; x11vnc answers them on its "
-    "main-loop cadence, hence the wall time at ~1 ms of CPU. The RFB screenshot moves "
+    "Client and emulator in one process (CPU includes both). An RFB click waits for the "
+    "update round trip that confirms the events were read; x11vnc answers it on its "
+    "update cadence, hence the wall time at ~1 ms of CPU. The RFB screenshot moves "
     "the raw framebuffer (4 bytes per pixel) and encodes the PNG on the client."
 )
 
@@ -130,13 +130,13 @@ def run(clicks: int = 200, shots: int = 10, reps: int = 3, log: Any = print
 
     emu = res["emulator"]
     row("click via REST", "emulator", "rest_click")
-    row("click via RFB (2 confirmations)", "emulator", "rfb_click")
+    row("click via RFB (confirmed)", "emulator", "rfb_click")
     row("screenshot via REST", "emulator", "rest_shot", f"{emu.get('rest_png_bytes', 0):,} B PNG")
     row("screenshot via RFB + PNG encode", "emulator", "rfb_shot",
         f"{emu['rfb_raw_bytes']:,} B raw -> {emu.get('rfb_png_bytes', 0):,} B PNG")  # fmt: skip
     if "x11vnc" in res:
         x = res["x11vnc"]
-        row("click via RFB (2 confirmations)", "x11vnc", "rfb_click")
+        row("click via RFB (confirmed)", "x11vnc", "rfb_click")
         row("screenshot via RFB + PNG encode", "x11vnc", "rfb_shot",
             f"{x['rfb_raw_bytes']:,} B raw -> {x.get('rfb_png_bytes', 0):,} B PNG")  # fmt: skip
     header = ["path", "server", "wall ms/action", "CPU ms/action (client+emulator)", "bytes"]

@@ -24,6 +24,7 @@ failures of the API or the channel raise the SDK's typed errors.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import re
 from collections.abc import Callable, Sequence
@@ -120,7 +121,7 @@ class Desktop:
             delivers) or ``"buttons"`` (X buttons 6/7, for VNC servers that pass them).
         pointer_settle: seconds to let the VNC server apply RFB pointer events after it
             confirmed reading them, before the next action (x11vnc applies them in its
-            next main-loop pass: measured 4-28 ms after the confirmation on Xvfb).
+            main loop: measured 4-28 ms after the confirmation on Xvfb).
     """
 
     def __init__(
@@ -494,12 +495,17 @@ class Desktop:
         combo = _keysyms(keys)
         if not combo:
             raise ActionError("hold_key needs a key, such as 'shift' or 'ctrl+a'")
-        await self._send(lambda c: self._press(c, combo), pointer=False)
         try:
+            await self._send(lambda c: self._press(c, combo), pointer=False)
             await asyncio.sleep(duration)
-        finally:
-            # Never leave a key stuck down, even when cancelled during the sleep.
-            await asyncio.shield(self._send(lambda c: self._release(c, combo), pointer=False))
+        except BaseException:
+            # Never leave a key stuck down: cancelled while pressing or holding, the
+            # press may have reached the server. A release of a key that is not down is
+            # harmless; the original error is what the caller sees.
+            with contextlib.suppress(Exception):
+                await asyncio.shield(self._send(lambda c: self._release(c, combo), pointer=False))
+            raise
+        await self._send(lambda c: self._release(c, combo), pointer=False)
 
     # -- screen and the rest -------------------------------------------------------------
 

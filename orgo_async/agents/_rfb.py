@@ -6,14 +6,15 @@ VNC password, ``orgo-api.md`` §11.3), and then sends input events.
 
 **Delivery.** RFB input events have no acknowledgement. :meth:`RfbSession.send` follows
 the events with a one-pixel non-incremental FramebufferUpdateRequest and waits for its
-FramebufferUpdate, twice (``confirm_rounds``): a server handles a client's messages in
-order, so the first answer proves the events were read; x11vnc, though, queues pointer
-events and applies them later in the same main-loop pass that answered, so the second
-round trip (read in a later pass) proves they were applied (measured against x11vnc on
-Xvfb: with one round the pointer was sometimes not there yet, with two it always was).
-An action is reported done only then; if the session dies first, the caller gets a
-:class:`~orgo_async.SessionLostError` saying the input may not have reached the desktop,
-never a silent success.
+FramebufferUpdate: a server handles a client's messages in order, so the answer proves
+that the events before it were read (and that the session is alive). It does not prove
+they were applied: x11vnc queues pointer events and applies them in its main loop, which
+answers update requests from another thread (measured on Xvfb: the pointer arrived 4-28
+ms after the confirmation, even with four round trips), so
+:class:`~orgo_async.agents.Desktop` gives pointer events a short settle time on top.
+An action is reported done only after the confirmation; if the session dies first, the
+caller gets a :class:`~orgo_async.SessionLostError` saying the input may not have
+reached the desktop, never a silent success.
 
 **Token rotation.** RFB sessions cannot resume. The channel is opened without automatic
 reconnects; a rejected token (4401, the password rotates on every restart) still makes
@@ -86,7 +87,7 @@ class RfbSession:
         conn: the computer's :class:`~orgo_async.Connection`.
         open_timeout: seconds for the WebSocket plus the RFB handshake.
         sync_timeout: seconds to wait for the server to confirm a batch of events.
-        confirm_rounds: update round trips after a batch of events (see the module doc).
+        confirm_rounds: update round trips awaited after a batch of events.
     """
 
     def __init__(
@@ -95,7 +96,7 @@ class RfbSession:
         *,
         open_timeout: float = 10.0,
         sync_timeout: float = 10.0,
-        confirm_rounds: int = 2,
+        confirm_rounds: int = 1,
     ) -> None:
         if confirm_rounds < 1:
             raise ValueError("confirm_rounds must be >= 1")

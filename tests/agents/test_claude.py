@@ -370,3 +370,27 @@ def test_prune_screenshots_keeps_the_newest() -> None:
     kept = [m["content"][0]["content"][0] for m in messages[1:]]
     assert [k.get("source", {}).get("data") for k in kept] == [None, None, "2", "3"]
     assert prune_screenshots(messages, 2) == 0
+
+
+async def test_screenshot_after_action(env: Env) -> None:
+    async with ComputerUseTools(env.orgo, env.cid, screenshot_after_action=True) as tools:
+        clicked = await tools.run(
+            {"type": "tool_use", "id": "a", "name": "computer",
+             "input": {"action": "left_click", "coordinate": [4, 5]}}
+        )  # fmt: skip
+        where = await tools.run(
+            {
+                "type": "tool_use",
+                "id": "b",
+                "name": "computer",
+                "input": {"action": "cursor_position"},
+            }
+        )
+    text, image = clicked["content"]
+    assert text == {"type": "text", "text": "left click at (4, 5)"}
+    assert _png(image) == (1280, 720)
+    assert where["content"] == "X=4,Y=5"  # no screenshot for a read-only action
+    assert env.log(screenshots=True) == [
+        ("click", {"x": 4, "y": 5, "button": "left"}),
+        ("screenshot", {"response_format": "base64"}),
+    ]
