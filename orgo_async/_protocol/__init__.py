@@ -1,5 +1,6 @@
 """Sans-I/O protocol layer: WebSocket messages as msgspec tagged unions, URL building,
-close-code policy and PCM/WAV arithmetic. Nothing here opens a socket or a file, so all
+close-code policy, PCM/WAV arithmetic, and RFB (client, relay handshake, framebuffer,
+keysyms, the DES of VNC authentication). Nothing here opens a socket or a file, so all
 of it is tested without I/O; :mod:`orgo_async.connection` is the thin I/O around it.
 
 Submodules load on first use: URL building and the close-code policy do not need msgspec,
@@ -28,7 +29,12 @@ __all__ = [
     "urls",
 ]
 
-_SUBMODULES = frozenset({"audio", "close_codes", "events", "terminal", "urls", "codec"})
+_SUBMODULES = frozenset(
+    {
+        "audio", "close_codes", "events", "terminal", "urls", "codec",
+        "des", "framebuffer", "keysyms", "rfb", "rfb_relay",
+    }
+)  # fmt: skip
 
 
 def __getattr__(name: str) -> Any:

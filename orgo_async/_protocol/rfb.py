@@ -26,12 +26,16 @@ What it speaks:
 state becomes ``HANDED_OFF``, :meth:`RfbClient.take_stream` returns the bytes received
 after ServerInit, and the caller relays the raw stream from then on. A relay that
 authenticates upstream and offers its own client a session without authentication pairs
-it with :class:`NoAuthServerHandshake`, which replays the upstream ServerInit::
+it with :class:`~orgo_async._protocol.rfb_relay.NoAuthServerHandshake`, which replays the
+upstream ServerInit::
 
     up = RfbClient(password, handoff=True)       # towards websockify, with the password
     ...                                          # until up.state is RfbState.HANDED_OFF
     down = NoAuthServerHandshake(up.server_init.raw)   # towards the browser (noVNC)
     ...                                          # until down.done; then pipe both ways
+
+One state machine in one module (~570 lines, most of them the parser's per-state
+handlers); pixels live in :mod:`~orgo_async._protocol.framebuffer`.
 
 Protocol violations never raise from :meth:`RfbClient.receive_data`: they set
 :attr:`RfbClient.error` (a :class:`~orgo_async.ChannelProtocolError`, or a
@@ -49,8 +53,10 @@ from typing import Final
 
 from .._errors import ChannelProtocolError, OrgoError, TokenRejectedError, WebSocketError
 from .des import vnc_response
+from .framebuffer import BGRX, Framebuffer, PixelFormat
 
 __all__ = [
+    "BGRX",
     "COPYRECT",
     "DESKTOP_SIZE",
     "POINTER_POS",
@@ -62,7 +68,6 @@ __all__ = [
     "Event",
     "Framebuffer",
     "FramebufferUpdate",
-    "NoAuthServerHandshake",
     "PixelFormat",
     "RfbClient",
     "RfbState",
@@ -80,49 +85,6 @@ SECURITY_NONE: Final = 1
 SECURITY_VNC: Final = 2
 MAX_TEXT: Final = 16 << 20  # cut text and reason strings
 MAX_DIMENSION: Final = 16384
-
-
-@dataclass(frozen=True, slots=True)
-class PixelFormat:
-    """RFC 6143 §7.4 PIXEL_FORMAT."""
-
-    bits_per_pixel: int = 32
-    depth: int = 24
-    big_endian: bool = False
-    true_colour: bool = True
-    red_max: int = 255
-    green_max: int = 255
-    blue_max: int = 255
-    red_shift: int = 16
-    green_shift: int = 8
-    blue_shift: int = 0
-
-    def pack(self) -> bytes:
-        """The 16-byte wire form."""
-        return struct.pack(
-            ">BBBBHHHBBBxxx",
-            self.bits_per_pixel,
-            self.depth,
-            self.big_endian,
-            self.true_colour,
-            self.red_max,
-            self.green_max,
-            self.blue_max,
-            self.red_shift,
-            self.green_shift,
-            self.blue_shift,
-        )
-
-    @classmethod
-    def unpack(cls, data: bytes) -> PixelFormat:
-        """Parse the 16-byte wire form."""
-        bpp, depth, be, tc, rmax, gmax, bmax, rs, gs, bs = struct.unpack(">BBBBHHHBBBxxx", data)
-        return cls(bpp, depth, bool(be), bool(tc), rmax, gmax, bmax, rs, gs, bs)
-
-
-#: The format this client asks for: 32 bpp little-endian, so pixels sit in memory as
-#: B, G, R, padding, and turning them into RGB is three slice assignments.
-BGRX: Final = PixelFormat()
 
 
 # -- events ---------------------------------------------------------------------------------
@@ -206,52 +168,6 @@ class RfbState(enum.Enum):
     NORMAL = "normal"
     HANDED_OFF = "handed_off"
     FAILED = "failed"
-
-
-class Framebuffer:
-    """The remote screen as 32-bit B, G, R, X pixels (the :data:`BGRX` format)."""
-
-    __slots__ = ("data", "height", "width")
-
-    def __init__(self, width: int, height: int) -> None:
-        self.width = width
-        self.height = height
-        self.data = bytearray(width * height * 4)
-
-    def put(self, x: int, y: int, w: int, h: int, pixels: bytes | memoryview) -> None:
-        """Copy ``w`` x ``h`` pixels (row-major BGRX) to ``(x, y)``."""
-        stride, row = self.width * 4, w * 4
-        if w == self.width and x == 0:
-            self.data[y * stride : (y + h) * stride] = pixels
-            return
-        for i in range(h):
-            start = (y + i) * stride + x * 4
-            self.data[start : start + row] = pixels[i * row : (i + 1) * row]
-
-    def copy(self, src_x: int, src_y: int, x: int, y: int, w: int, h: int) -> None:
-        """CopyRect: the source region is read whole first, so overlaps are safe."""
-        self.put(x, y, w, h, self.region_bgrx(src_x, src_y, src_x + w, src_y + h))
-
-    def region_bgrx(self, x0: int, y0: int, x1: int, y1: int) -> bytes:
-        """The pixels of ``[x0, x1) x [y0, y1)``, row-major BGRX."""
-        stride = self.width * 4
-        if x0 == 0 and x1 == self.width:
-            return bytes(self.data[y0 * stride : y1 * stride])
-        return b"".join(
-            self.data[row * stride + x0 * 4 : row * stride + x1 * 4] for row in range(y0, y1)
-        )
-
-    def region_rgb(
-        self, x0: int = 0, y0: int = 0, x1: int | None = None, y1: int | None = None
-    ) -> bytes:
-        """The pixels of a region as packed RGB (3 bytes per pixel), clipped to the screen."""
-        x1 = self.width if x1 is None else min(x1, self.width)
-        y1 = self.height if y1 is None else min(y1, self.height)
-        x0, y0 = max(0, min(x0, x1)), max(0, min(y0, y1))
-        bgrx = self.region_bgrx(x0, y0, x1, y1)
-        rgb = bytearray(len(bgrx) // 4 * 3)
-        rgb[0::3], rgb[1::3], rgb[2::3] = bgrx[2::4], bgrx[1::4], bgrx[0::4]
-        return bytes(rgb)
 
 
 class RfbClient:
@@ -662,91 +578,3 @@ class RfbClient:
                 f"rectangle {w}x{h}+{x}+{y} outside the {fb_w}x{fb_h} screen"
             )
         return True
-
-
-class NoAuthServerHandshake:
-    """The server side of an RFB handshake offering security None, replaying a ServerInit.
-
-    For relays: the upstream session was authenticated with the VNC password (an
-    :class:`RfbClient` in hand-off mode); the relay's own client (a browser running
-    noVNC) gets a session without a password and the upstream's ServerInit (``raw``)
-    verbatim. Feed the client's bytes to :meth:`receive_data`, write
-    :meth:`data_to_send`; once :attr:`done`, :meth:`take_stream` returns the client's
-    bytes that followed ClientInit (forward them upstream) and both sides are piped.
-    Versions 3.3, 3.7 and 3.8 are accepted; the ClientInit shared flag is read and
-    dropped (the upstream session already sent its own).
-    """
-
-    def __init__(self, server_init: bytes, *, version: tuple[int, int] = (3, 8)) -> None:
-        if len(server_init) < 24:
-            raise ValueError("server_init must be a complete ServerInit message")
-        self._server_init = server_init
-        self._in = bytearray()
-        self._out = bytearray(b"RFB 003.%03d\n" % version[1])
-        self._state = "version"
-        self.version = version
-        self.done = False
-        self.error: OrgoError | None = None
-
-    def receive_data(self, data: bytes) -> None:
-        """Feed the client's bytes."""
-        if self.error is not None:
-            return
-        self._in += data
-        while not self.done and self.error is None and self._advance():
-            pass
-
-    def data_to_send(self) -> bytes:
-        """Bytes for the client."""
-        out = bytes(self._out)
-        self._out.clear()
-        return out
-
-    def take_stream(self) -> bytes:
-        """After :attr:`done`: the client's bytes that followed ClientInit."""
-        if not self.done:
-            raise RuntimeError("the handshake is not complete")
-        rest = bytes(self._in)
-        self._in.clear()
-        return rest
-
-    def _advance(self) -> bool:
-        if self._state == "version":
-            if len(self._in) < 12:
-                return False
-            raw = bytes(self._in[:12])
-            del self._in[:12]
-            if raw[:8] != b"RFB 003." or raw[11:] != b"\n" or not raw[8:11].isdigit():
-                self.error = ChannelProtocolError(
-                    f"RFB: bad client version {raw!r}", channel=CHANNEL
-                )
-                return False
-            minor = int(raw[8:11])
-            self.version = (3, 8) if minor >= 8 else (3, 7) if minor == 7 else (3, 3)
-            if self.version == (3, 3):
-                self._out += struct.pack(">I", SECURITY_NONE)
-                self._state = "client_init"
-            else:
-                self._out += bytes([1, SECURITY_NONE])
-                self._state = "security"
-            return True
-        if self._state == "security":
-            if not self._in:
-                return False
-            choice = self._in.pop(0)
-            if choice != SECURITY_NONE:
-                self.error = ChannelProtocolError(
-                    f"RFB: client chose security type {choice}, only None is offered",
-                    channel=CHANNEL,
-                )
-                return False
-            if self.version == (3, 8):
-                self._out += struct.pack(">I", 0)
-            self._state = "client_init"
-            return True
-        if not self._in:
-            return False
-        del self._in[:1]  # ClientInit's shared flag
-        self._out += self._server_init
-        self.done = True
-        return False

@@ -16,6 +16,9 @@ events over the websockify channel (:class:`~orgo_async.agents._rfb.RfbSession`)
 action, see the README's Agents section for the numbers and why REST stays the
 default); ``screenshots="rfb"`` reads screenshots and zooms from the RFB framebuffer.
 
+(One class with one method per model action, ~580 lines: the routing rules between
+REST and RFB read best side by side.)
+
 Coordinates are checked against the display size before anything is sent; bad
 arguments raise :class:`ActionError` (a ``ValueError``) naming what was wrong, and
 failures of the API or the channel raise the SDK's typed errors.

@@ -23,12 +23,12 @@ from orgo_async._protocol.rfb import (
     CursorPosition,
     DesktopResized,
     FramebufferUpdate,
-    NoAuthServerHandshake,
     RfbClient,
     RfbState,
     ServerCutText,
     ServerInit,
 )
+from orgo_async._protocol.rfb_relay import NoAuthServerHandshake
 from orgo_async.testing._rfb import RfbServer
 
 PASSWORD = "a06db12a8683df96"
