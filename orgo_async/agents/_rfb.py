@@ -60,6 +60,14 @@ class _PasswordRejected(TokenRejectedError):
     """The RFB server refused the VNC password (the WebSocket token was accepted)."""
 
 
+class _Replaced(SessionLostError):
+    """The websockify channel reconnected by itself (a 4401 after a rotation): the bytes
+    now belong to a new RFB session this client never handshook."""
+
+
+_OPEN_ATTEMPTS = 3
+
+
 class _Live:
     """One websockify socket and the RFB client speaking on it."""
 
@@ -193,18 +201,28 @@ class RfbSession:
         self._live = None
         if live is not None:
             await self._dispose(live)
-        try:
-            live = await self._open()
-        except _PasswordRejected:
-            # The websockify token was accepted but the RFB server refused it as the VNC
-            # password: it rotated in between. One refresh, then the error stands.
-            if not self._conn.can_refresh:
-                raise
-            log.info("RFB: VNC password rejected, fetching a fresh one")
-            await self._conn.refresh_token()
-            live = await self._open()
-        self._live = live
-        return live
+        refreshed = False
+        for attempt in range(1, _OPEN_ATTEMPTS + 1):
+            try:
+                live = await self._open()
+            except _PasswordRejected:
+                # The websockify token was accepted but the RFB server refused it as the
+                # VNC password: it rotated in between. One refresh, then the error stands.
+                if refreshed or not self._conn.can_refresh:
+                    raise
+                log.info("RFB: VNC password rejected, fetching a fresh one")
+                await self._conn.refresh_token()
+                refreshed = True
+                continue
+            except _Replaced:
+                # The socket was replaced during the handshake (a restart rotating the
+                # password right then): no input was sent yet, so opening again is safe.
+                if attempt == _OPEN_ATTEMPTS:
+                    raise
+                continue
+            self._live = live
+            return live
+        raise AssertionError("unreachable")
 
     async def _open(self) -> _Live:
         vnc = self._conn.vnc(reconnect=NO_RECONNECT)
@@ -219,6 +237,8 @@ class RfbSession:
             await self._dispose(live)
             if isinstance(e, TokenRejectedError):
                 raise _PasswordRejected(e.message, channel=_CHANNEL) from None
+            if isinstance(e, _Replaced):
+                raise _Replaced(e.message, channel=_CHANNEL) from None
             if isinstance(e, TimeoutError):
                 raise WebSocketError(
                     f"websockify: no RFB handshake within {self._open_timeout} s",
@@ -261,7 +281,7 @@ class RfbSession:
             while True:
                 data = await vnc.read()
                 if vnc.reconnects:
-                    raise SessionLostError(
+                    raise _Replaced(
                         "websockify: the connection was replaced (token rotation or "
                         "reconnect); the RFB session ended",
                         channel=_CHANNEL,

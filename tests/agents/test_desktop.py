@@ -307,3 +307,16 @@ async def test_a_desktop_from_a_computer_object_needs_no_fetch(env: Env) -> None
     await d.open()
     assert len(env.fake.requests) == before
     await d.aclose()
+
+
+async def test_a_restart_mid_episode_redoes_the_rfb_handshake(env: Env) -> None:
+    async with Desktop(env.orgo, env.cid) as d:
+        await d.click(5, 5, count=3)  # RFB
+        session = d.rfb
+        assert session is not None and session.alive
+        old = env.computer.vnc_password
+        await env.orgo.computers.restart(env.cid)  # a new vnc_password: sockets get 4401
+        await eventually(lambda: not session.alive)
+        await d.click(6, 6, count=3)
+        assert session.handshakes == 2 and env.computer.vnc_password != old
+    assert env.log()[-7:] == [("ptr", (0, 6, 6)), *[("ptr", (m, 6, 6)) for m in (LEFT, 0) * 3]]
