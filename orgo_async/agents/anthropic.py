@@ -438,6 +438,8 @@ async def run_claude(
     """
     import msgspec
 
+    from ._messages import MessagesCaller
+
     if max_iterations < 1 or keep_screenshots < 0:
         raise ValueError("max_iterations must be >= 1 and keep_screenshots >= 0")
     own = tools is None
@@ -447,42 +449,44 @@ async def run_claude(
     usage: dict[str, int] = {}
     try:
         await tools.open()
-        params, betas = tools.params, tools.betas
         size = tools.desktop.known_size or (0, 0)
         if system is None:
             system = SYSTEM_PROMPT.format(width=size[0], height=size[1])
-        images: deque[tuple[list[Any], int]] = deque()  # image blocks in history, oldest first
+        caller = MessagesCaller(
+            client,
+            dict(model=model, max_tokens=max_tokens, system=system, tools=tools.params,
+                 betas=tools.betas, **create_kwargs),
+            messages,
+        )  # fmt: skip
+        # (message index, image's list, index in it) of the images in the history, oldest first
+        images: deque[tuple[int, list[Any], int]] = deque()
         for iteration in range(1, max_iterations + 1):
-            raw = await client.beta.messages.with_raw_response.create(
-                model=model,
-                max_tokens=max_tokens,
-                system=system,
-                messages=messages,  # type: ignore[arg-type]
-                tools=params,  # type: ignore[arg-type]
-                betas=betas,
-                **create_kwargs,
-            )
-            response = decode.decode(await raw.read())
+            response = decode.decode(await caller.call())
             content = response.get("content") or []
             for key, value in (response.get("usage") or {}).items():
                 if isinstance(value, int):
                     usage[key] = usage.get(key, 0) + value
-            messages.append({"role": "assistant", "content": content})
+            caller.append({"role": "assistant", "content": content})
             calls = [b for b in content if isinstance(b, dict) and b.get("type") == "tool_use"]
             if not calls:
                 return ClaudeRun(
                     messages, _final_text(content), iteration, response.get("stop_reason"), usage
                 )
             results = [await tools.run(block) for block in calls]
-            messages.append({"role": "user", "content": results})
+            caller.append({"role": "user", "content": results})
             # Only the newest keep_screenshots images stay (tracked, not rescanned each step).
             for result in results:
                 inner = result["content"]
                 if isinstance(inner, list):
-                    images.extend((inner, i) for i, b in enumerate(inner) if b["type"] == "image")
+                    images.extend(
+                        (len(messages) - 1, inner, i)
+                        for i, b in enumerate(inner)
+                        if b["type"] == "image"
+                    )
             while len(images) > keep_screenshots:
-                inner, i = images.popleft()
+                index, inner, i = images.popleft()
                 inner[i] = dict(_PLACEHOLDER)
+                caller.update(index)
         return ClaudeRun(
             messages, _final_text(messages[-2]["content"]), max_iterations, "max_iterations", usage
         )
