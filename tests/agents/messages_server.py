@@ -2,8 +2,9 @@
 
 ``POST /v1/messages`` answers the next scripted assistant turn (a list of content blocks;
 ``stop_reason`` is ``tool_use`` when the turn has a ``tool_use`` block, else
-``end_turn``) and records every request: headers and JSON body, so tests can assert
-the beta flags, the tool specs and the ``tool_result`` blocks that came back. An
+``end_turn``) and records every request: headers, query and JSON body, so tests can
+assert the beta flags, the tool specs and the ``tool_result`` blocks that came back.
+:meth:`ScriptedClaude.fail` makes a given request answer an error status instead. An
 unscripted call answers 500 (a test that runs past its script fails loudly).
 """
 
@@ -21,6 +22,7 @@ from aiohttp import web
 class Request:
     headers: dict[str, str]
     body: dict[str, Any]
+    query: str = ""
 
     @property
     def betas(self) -> list[str]:
@@ -38,6 +40,7 @@ class ScriptedClaude:
 
     def __init__(self) -> None:
         self.turns: deque[list[dict[str, Any]]] = deque()
+        self.failures: dict[int, int] = {}
         self.requests: list[Request] = []
         self._ids = itertools.count(1)
         self._runner: web.AppRunner | None = None
@@ -56,9 +59,20 @@ class ScriptedClaude:
         self.turns.append(list(blocks))
         return list(blocks)
 
+    def fail(self, at: int, status: int) -> None:
+        """Answer request number ``at`` (0-based, counting every request) with ``status``."""
+        self.failures[at] = status
+
     async def _messages(self, request: web.Request) -> web.Response:
         body = await request.json()
-        self.requests.append(Request(dict(request.headers), body))
+        self.requests.append(Request(dict(request.headers), body, request.query_string))
+        status = self.failures.pop(len(self.requests) - 1, None)
+        if status is not None:
+            return web.json_response(
+                {"type": "error", "error": {"type": "api_error", "message": "scripted failure"}},
+                status=status,
+                headers={"retry-after-ms": "1"},  # a client's retry comes at once
+            )
         if not self.turns:
             return web.json_response(
                 {"type": "error", "error": {"type": "api_error", "message": "script exhausted"}},
