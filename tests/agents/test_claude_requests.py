@@ -249,26 +249,31 @@ async def test_middleware_sees_every_call_as_messages_create(
     _assert_same_requests(claude.requests, run)
 
 
-@pytest.mark.parametrize("kind", ["tracer-provider", "subclass", "traces-off"])
+@pytest.mark.parametrize("kind", ["tracer-provider", "trace-context", "subclass", "traces-off"])
 async def test_clients_that_would_differ_when_posting(
     env: Env, claude: ScriptedClaude, kind: str
 ) -> None:
-    from opentelemetry.trace import NoOpTracerProvider
+    from opentelemetry import trace
 
     _script(claude, 2)
+    key = {"api_key": "sk-ant-test", "base_url": claude.base_url}
+    client: Any
     if kind == "tracer-provider":  # its calls make spans: client.post would make none
-        client = anthropic.AsyncAnthropic(
-            api_key="sk-ant-test", base_url=claude.base_url,
-            open_telemetry={"tracer_provider": NoOpTracerProvider()},
-        )  # fmt: skip
+        provider = trace.NoOpTracerProvider()
+        client = AsyncAnthropic(**key, open_telemetry={"tracer_provider": provider})
     elif kind == "subclass":  # may build its requests its own way
-        client = _Subclass(api_key="sk-ant-test", base_url=claude.base_url)
-    else:  # no spans at all: posting is the same
-        client = anthropic.AsyncAnthropic(api_key="sk-ant-test", base_url=claude.base_url,
-                                          open_telemetry=False)  # fmt: skip
-    run = await _run(env, client, steps=2)
+        client = _Subclass(**key)
+    else:  # no spans: posting is the same, unless a trace context is to be propagated
+        client = AsyncAnthropic(**key, open_telemetry=None if kind == "trace-context" else False)
+    context = trace.SpanContext(trace_id=0xABC, span_id=0xDEF, is_remote=True,
+                                trace_flags=trace.TraceFlags(1))  # fmt: skip
+    with trace.use_span(trace.NonRecordingSpan(context if kind == "trace-context" else
+                                               trace.INVALID_SPAN_CONTEXT)):  # fmt: skip
+        run = await _run(env, client, steps=2)
     assert _created_every_time(claude.requests) == (kind != "traces-off")
     assert RAW in {k.lower() for k in claude.requests[0].headers}
+    traced = ["traceparent" in {k.lower() for k in r.headers} for r in claude.requests]
+    assert traced == [kind == "trace-context"] * 3
     _assert_same_requests(claude.requests, run)
 
 
