@@ -432,9 +432,17 @@ async def run_claude(
     ``client.beta.messages`` is called with the tool specs and beta flag of ``version``;
     only the last ``keep_screenshots`` images stay in the history. ``system`` defaults to
     a short description of the desktop; extra keyword arguments (``thinking=``,
-    ``temperature=`` ...) go to ``messages.create``. Cancel the task to stop it: the RFB
-    session (if any) is closed on the way out. Tool failures never end the loop (they are
-    ``is_error`` results for the model); errors of the Messages API itself propagate.
+    ``metadata=``, ``extra_headers=`` ...) go to ``messages.create``. Cancel the task to
+    stop it: the RFB session (if any) is closed on the way out. Tool failures never end
+    the loop (they are ``is_error`` results for the model); errors of the Messages API
+    itself propagate (the SDK's exceptions, after its retries).
+
+    The first request goes through ``messages.create``; the following ones are the same
+    request with the grown history, posted through ``client.post`` (the SDK's path for
+    custom requests: same URL, headers, auth, retries and errors) with each message
+    JSON-encoded once rather than the whole history copied and re-encoded on every call.
+    With a client that has middleware or makes OpenTelemetry spans for its calls, or
+    that is not a plain ``AsyncAnthropic``, every call goes through ``messages.create``.
     """
     import msgspec
 
