@@ -10,7 +10,11 @@ drag, screenshot); step ``STEPS`` answers ``end_turn``. Each SDK runs the same
 the conformance venv's Python 3.12), timing only the episode: wall time and the
 process's CPU time (``getrusage``, all threads); both keep the last 3 screenshots. After
 each run the emulator's action log must hold exactly ``STEPS`` actions (the same work on
-both sides). Runs alternate (ours, official, ours, ...); medians.
+both sides). Two reference rows run the same script with canned tool results (a
+screenshot-sized image or "done", no Orgo request), to split the cost of a step: the
+model-call side of ``run_claude`` alone, and the loop the Anthropic SDK documents
+(``messages.create``, the answer's SDK objects appended to the history) alone. Runs
+alternate (ours, official, the references, ours, ...); medians.
 
 **Paths** (in this process, against the emulator, and against x11vnc on Xvfb when the
 binaries exist): a click via REST, via an RFB session (input events plus the two update
@@ -44,11 +48,19 @@ OFFICIAL_SCRIPT = Path(__file__).with_name("_agent_official.py")
 ANTHROPIC_KEY = "sk-ant-bench"
 NOTE = (
     "Medians of alternating fresh-process runs; CPU is the client process's own "
-    "(getrusage, all threads), wall includes the servers' work. The third row runs the "
-    "same loop with canned tool results and no Orgo request: the cost of the Anthropic "
-    "SDK (request preparation, JSON, HTTP) that both clients pay; the last column is each "
-    "client's cost above it."
+    "(getrusage, all threads), wall includes the servers' work. The last two rows run the "
+    "same script with canned tool results and no Orgo request: the model-call side of "
+    "run_claude alone, and the Anthropic SDK's documented loop (messages.create, the "
+    "answer's objects appended to the history) alone."
 )
+#: The sides, in the order they run and appear: the two clients, then the references.
+SIDES = ("ours", "official", "ours-canned", "sdk-canned")
+LABELS = {
+    "ours": "orgo_async run_claude",
+    "official": "official Computer.prompt",
+    "ours-canned": "reference: run_claude, canned tool results",
+    "sdk-canned": "reference: messages.create loop, canned tool results",
+}
 
 _CYCLE: list[dict[str, Any]] = [
     {"action": "screenshot"},
@@ -197,24 +209,33 @@ async def _ours(servers: Servers, steps: int) -> dict[str, Any]:
     return {"wall": wall, "cpu": cpu, "messages": len(run.messages)}
 
 
-async def _floor(servers: Servers, steps: int) -> dict[str, Any]:
-    """The same episode with canned tool results (no Orgo request at all): what the
-    Anthropic SDK and the loop cost by themselves, the floor both clients share."""
+def _canned_image() -> dict[str, Any]:
+    from orgo_async.testing import Screen, render_screen
+
+    png = render_screen(1280, 720, Screen(), "canned")  # a screenshot of the usual size
+    return {"type": "image", "source": {"type": "base64", "media_type": "image/png",
+            "data": base64.b64encode(png).decode()}}  # fmt: skip
+
+
+def _canned_result(tool_id: str, args: dict[str, Any], image: dict[str, Any]) -> dict[str, Any]:
+    shot = args["action"] == "screenshot"
+    return {"type": "tool_result", "tool_use_id": tool_id,
+            "content": [dict(image)] if shot else "done"}  # fmt: skip
+
+
+async def _ours_canned(servers: Servers, steps: int) -> dict[str, Any]:
+    """``run_claude`` with canned tool results (no Orgo request at all): the cost of its
+    model calls by themselves."""
     from anthropic import AsyncAnthropic
 
     from orgo_async import AsyncOrgo, Computer
     from orgo_async.agents.anthropic import ComputerUseTools, run_claude
-    from orgo_async.testing import Screen, render_screen
 
-    png = render_screen(1280, 720, Screen(), "floor")  # a screenshot of the usual size
-    image = {"type": "image", "source": {"type": "base64", "media_type": "image/png",
-             "data": base64.b64encode(png).decode()}}  # fmt: skip
+    image = _canned_image()
 
     class Canned(ComputerUseTools):
         async def run(self, block: Any) -> dict[str, Any]:
-            shot = block["input"]["action"] == "screenshot"
-            return {"type": "tool_result", "tool_use_id": block["id"],
-                    "content": [dict(image)] if shot else "done"}  # fmt: skip
+            return _canned_result(block["id"], block["input"], image)
 
     computer = Computer(id=servers.computer_id, name="x", resolution="1280x720x24")
     async with (
@@ -233,6 +254,52 @@ async def _floor(servers: Servers, steps: int) -> dict[str, Any]:
     return {"wall": wall, "cpu": cpu}
 
 
+async def _sdk_canned(servers: Servers, steps: int) -> dict[str, Any]:
+    """The loop the Anthropic SDK documents, with canned tool results: ``messages.create``
+    on every step, the answer's ``content`` (SDK objects) appended to the history, the
+    same tools, system prompt, step count and screenshot pruning (the last 3) as
+    ``run_claude``."""
+    from collections import deque
+
+    from anthropic import AsyncAnthropic
+
+    from orgo_async.agents.anthropic import BASH_TOOL, BETAS, SYSTEM_PROMPT
+
+    image = _canned_image()
+    tools = [{"type": "computer_20251124", "name": "computer", "display_width_px": 1280,
+              "display_height_px": 720, "enable_zoom": True}, BASH_TOOL]  # fmt: skip
+    system = SYSTEM_PROMPT.format(width=1280, height=720)
+    messages: list[dict[str, Any]] = [{"role": "user", "content": "Run the benchmark episode"}]
+    images: deque[tuple[list[Any], int]] = deque()
+    async with AsyncAnthropic(api_key=ANTHROPIC_KEY, base_url=servers.anthropic) as client:
+        before = resource.getrusage(resource.RUSAGE_SELF)
+        started = time.perf_counter()
+        for _ in range(steps + 1):
+            response = await client.beta.messages.create(
+                model=MODEL, max_tokens=4096, system=system, messages=messages,  # type: ignore[arg-type]
+                tools=tools, betas=[BETAS["20251124"]],  # type: ignore[arg-type]
+            )  # fmt: skip
+            messages.append({"role": "assistant", "content": response.content})
+            calls = [b for b in response.content if b.type == "tool_use"]
+            if not calls:
+                break
+            results = [_canned_result(b.id, b.input, image) for b in calls]
+            messages.append({"role": "user", "content": results})
+            for r in results:
+                if isinstance(r["content"], list):
+                    images.append((r["content"], 0))
+            while len(images) > 3:
+                inner, i = images.popleft()
+                inner[i] = {"type": "text", "text": "[older screenshot removed]"}
+        wall = time.perf_counter() - started
+        after = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return {"wall": wall, "cpu": cpu}
+
+
+WORKERS = {"ours": _ours, "ours-canned": _ours_canned, "sdk-canned": _sdk_canned}
+
+
 def conformance_python(log: Any = print) -> str | None:
     """The conformance venv's interpreter with ``orgo`` and ``anthropic`` (``anthropic`` is
     installed into it when missing), or None when there is no such venv."""
@@ -249,7 +316,7 @@ def conformance_python(log: Any = print) -> str | None:
 def run_episode(servers: Servers, side: str, steps: int) -> dict[str, Any]:
     """One episode of ``side`` (``ours``/``official``) in a fresh process, checked."""
     servers.call("POST", "/_reset")
-    if side in ("ours", "floor"):
+    if side in WORKERS:
         cmd = [sys.executable, "-m", "benchmarks.scenarios.agent", side, str(steps),
                json.dumps(servers.__dict__)]  # fmt: skip
         env = None
@@ -265,7 +332,7 @@ def run_episode(servers: Servers, side: str, steps: int) -> dict[str, Any]:
         raise RuntimeError(f"{side} episode failed:\n{proc.stderr[-3000:]}")
     result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
     stats = servers.call("GET", "/_stats")
-    actions = 0 if side == "floor" else steps
+    actions = 0 if side.endswith("-canned") else steps
     if stats["actions"] != actions or stats["messages"] != steps + 1:
         raise RuntimeError(f"{side}: {stats['actions']} actions / {stats['messages']} model "
                            f"calls, expected {steps} / {steps + 1}")  # fmt: skip
@@ -273,9 +340,10 @@ def run_episode(servers: Servers, side: str, steps: int) -> dict[str, Any]:
 
 
 def run(steps: int = STEPS, reps: int = 3, log: Any = print) -> tuple[str, dict[str, Any]]:
-    """The episode table: per-step wall and CPU time of both SDKs, of the shared floor
-    (the Anthropic SDK with canned tool results), and the ratios."""
-    sides = ["ours"] + (["official"] if conformance_python(log) else []) + ["floor"]
+    """The episode table: per-step wall and CPU time of both SDKs and of the two
+    references (canned tool results), and the ratios to the official SDK."""
+    official = conformance_python(log) is not None
+    sides = [side for side in SIDES if official or side != "official"]
     runs: dict[str, list[dict[str, Any]]] = {side: [] for side in sides}
     with run_servers(steps) as servers:
         for rep in range(reps):
@@ -288,36 +356,28 @@ def run(steps: int = STEPS, reps: int = 3, log: Any = print) -> tuple[str, dict[
             "wall_ms_per_step": median([r["wall"] for r in runs[side]]) / steps * 1000,
             "cpu_ms_per_step": median([r["cpu"] for r in runs[side]]) / steps * 1000,
         }
-    floor = res["floor"]
     base = res.get("official")
-    labels = {"ours": "orgo_async run_claude", "official": "official Computer.prompt",
-              "floor": "Anthropic SDK alone (canned tool results)"}  # fmt: skip
     rows: list[list[str]] = []
     for side in sides:
         r = res[side]
-        over_wall = r["wall_ms_per_step"] - floor["wall_ms_per_step"]
-        over_cpu = r["cpu_ms_per_step"] - floor["cpu_ms_per_step"]
-        r["overhead_wall_ms"], r["overhead_cpu_ms"] = over_wall, over_cpu
         vs = ("", "")
-        if base is not None and side != "floor":
+        if base is not None:
             vs = (fmt_ratio(r["wall_ms_per_step"] / base["wall_ms_per_step"]),
                   fmt_ratio(r["cpu_ms_per_step"] / base["cpu_ms_per_step"]))  # fmt: skip
-        rows.append([
-            labels[side], f"{r['wall_ms_per_step']:.2f}", f"{r['cpu_ms_per_step']:.2f}", *vs,
-            "" if side == "floor" else f"{over_wall:.2f} / {over_cpu:.2f}",
-        ])  # fmt: skip
+        rows.append(
+            [LABELS[side], f"{r['wall_ms_per_step']:.2f}", f"{r['cpu_ms_per_step']:.2f}", *vs]
+        )
     header = ["client", "wall ms/step", "client CPU ms/step", "wall vs official",
-              "CPU vs official", "above the floor: wall / CPU ms/step"]  # fmt: skip
+              "CPU vs official"]  # fmt: skip
     return md_table(header, rows), res
 
 
 def main(argv: list[str]) -> None:
     if argv[0] == "serve":
         asyncio.run(_serve(int(argv[1])))
-    elif argv[0] in ("ours", "floor"):
+    elif argv[0] in WORKERS:
         servers = Servers(**json.loads(argv[2]))
-        worker = _ours if argv[0] == "ours" else _floor
-        print(json.dumps(asyncio.run(worker(servers, int(argv[1])))))
+        print(json.dumps(asyncio.run(WORKERS[argv[0]](servers, int(argv[1])))))
     else:
         raise SystemExit(f"unknown command {argv[0]!r}")
 
