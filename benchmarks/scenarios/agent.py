@@ -48,18 +48,23 @@ OFFICIAL_SCRIPT = Path(__file__).with_name("_agent_official.py")
 ANTHROPIC_KEY = "sk-ant-bench"
 NOTE = (
     "Medians of alternating fresh-process runs; CPU is the client process's own "
-    "(getrusage, all threads), wall includes the servers' work. The last two rows run the "
-    "same script with canned tool results and no Orgo request: the model-call side of "
-    "run_claude alone, and the Anthropic SDK's documented loop (messages.create, the "
-    "answer's objects appended to the history) alone."
+    "(getrusage, all threads), wall includes the servers' work. The first two rows use the "
+    "SDKs' defaults; the third is run_claude with AsyncAnthropic(http_client="
+    "DefaultAioHttpClient()). The references have no Orgo request: the same script with "
+    "canned tool results through run_claude, and through the Anthropic SDK's documented "
+    "loop (messages.create, the answer's objects appended to the history); and one "
+    "request per step of a fixed small body through client.post, the cost of a call "
+    "through the SDK's client itself."
 )
 #: The sides, in the order they run and appear: the two clients, then the references.
-SIDES = ("ours", "official", "ours-canned", "sdk-canned")
+SIDES = ("ours", "official", "ours-aiohttp", "ours-canned", "sdk-canned", "sdk-post")
 LABELS = {
     "ours": "orgo_async run_claude",
     "official": "official Computer.prompt",
+    "ours-aiohttp": "run_claude, the SDK's aiohttp transport",
     "ours-canned": "reference: run_claude, canned tool results",
     "sdk-canned": "reference: messages.create loop, canned tool results",
+    "sdk-post": "reference: client.post of a fixed one-message body",
 }
 
 _CYCLE: list[dict[str, Any]] = [
@@ -188,15 +193,22 @@ def run_servers(steps: int) -> Iterator[Servers]:
 # -- the workers -----------------------------------------------------------------------
 
 
-async def _ours(servers: Servers, steps: int) -> dict[str, Any]:
-    from anthropic import AsyncAnthropic
+def _anthropic(servers: Servers, transport: str = "default") -> Any:
+    """The Anthropic SDK's async client as a user makes it: its default transport, or
+    ``"aiohttp"``, the one it offers as ``http_client=DefaultAioHttpClient()``."""
+    from anthropic import AsyncAnthropic, DefaultAioHttpClient
 
+    http = DefaultAioHttpClient() if transport == "aiohttp" else None
+    return AsyncAnthropic(api_key=ANTHROPIC_KEY, base_url=servers.anthropic, http_client=http)
+
+
+async def _ours(servers: Servers, steps: int, transport: str = "default") -> dict[str, Any]:
     from orgo_async import AsyncOrgo
     from orgo_async.agents.anthropic import run_claude
 
     async with (
         AsyncOrgo(api_key=servers.api_key, base_url=servers.base_url) as orgo,
-        AsyncAnthropic(api_key=ANTHROPIC_KEY, base_url=servers.anthropic) as client,
+        _anthropic(servers, transport) as client,
     ):
         before = resource.getrusage(resource.RUSAGE_SELF)
         started = time.perf_counter()
@@ -226,8 +238,6 @@ def _canned_result(tool_id: str, args: dict[str, Any], image: dict[str, Any]) ->
 async def _ours_canned(servers: Servers, steps: int) -> dict[str, Any]:
     """``run_claude`` with canned tool results (no Orgo request at all): the cost of its
     model calls by themselves."""
-    from anthropic import AsyncAnthropic
-
     from orgo_async import AsyncOrgo, Computer
     from orgo_async.agents.anthropic import ComputerUseTools, run_claude
 
@@ -240,7 +250,7 @@ async def _ours_canned(servers: Servers, steps: int) -> dict[str, Any]:
     computer = Computer(id=servers.computer_id, name="x", resolution="1280x720x24")
     async with (
         AsyncOrgo(api_key=servers.api_key, base_url=servers.base_url) as orgo,
-        AsyncAnthropic(api_key=ANTHROPIC_KEY, base_url=servers.anthropic) as client,
+        _anthropic(servers) as client,
     ):
         tools = Canned(orgo, computer)
         before = resource.getrusage(resource.RUSAGE_SELF)
@@ -261,8 +271,6 @@ async def _sdk_canned(servers: Servers, steps: int) -> dict[str, Any]:
     ``run_claude``."""
     from collections import deque
 
-    from anthropic import AsyncAnthropic
-
     from orgo_async.agents.anthropic import BASH_TOOL, BETAS, SYSTEM_PROMPT
 
     image = _canned_image()
@@ -271,13 +279,13 @@ async def _sdk_canned(servers: Servers, steps: int) -> dict[str, Any]:
     system = SYSTEM_PROMPT.format(width=1280, height=720)
     messages: list[dict[str, Any]] = [{"role": "user", "content": "Run the benchmark episode"}]
     images: deque[tuple[list[Any], int]] = deque()
-    async with AsyncAnthropic(api_key=ANTHROPIC_KEY, base_url=servers.anthropic) as client:
+    async with _anthropic(servers) as client:
         before = resource.getrusage(resource.RUSAGE_SELF)
         started = time.perf_counter()
         for _ in range(steps + 1):
             response = await client.beta.messages.create(
-                model=MODEL, max_tokens=4096, system=system, messages=messages,  # type: ignore[arg-type]
-                tools=tools, betas=[BETAS["20251124"]],  # type: ignore[arg-type]
+                model=MODEL, max_tokens=4096, system=system, messages=messages,
+                tools=tools, betas=[BETAS["20251124"]],
             )  # fmt: skip
             messages.append({"role": "assistant", "content": response.content})
             calls = [b for b in response.content if b.type == "tool_use"]
@@ -297,7 +305,33 @@ async def _sdk_canned(servers: Servers, steps: int) -> dict[str, Any]:
     return {"wall": wall, "cpu": cpu}
 
 
-WORKERS = {"ours": _ours, "ours-canned": _ours_canned, "sdk-canned": _sdk_canned}
+async def _sdk_post(servers: Servers, steps: int) -> dict[str, Any]:
+    """``steps + 1`` requests of one fixed, one-message body through ``client.post`` (the
+    path run_claude posts on): what a call through the SDK's client costs by itself."""
+    body = json.dumps({"model": MODEL, "max_tokens": 4096, "messages": [
+        {"role": "user", "content": "Run the benchmark episode"}]}).encode()  # fmt: skip
+    async with _anthropic(servers) as client:
+        before = resource.getrusage(resource.RUSAGE_SELF)
+        started = time.perf_counter()
+        for _ in range(steps + 1):
+            await client.post("/v1/messages", cast_to=bytes, content=body)
+        wall = time.perf_counter() - started
+        after = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return {"wall": wall, "cpu": cpu}
+
+
+async def _ours_aiohttp(servers: Servers, steps: int) -> dict[str, Any]:
+    return await _ours(servers, steps, "aiohttp")
+
+
+WORKERS = {
+    "ours": _ours,
+    "ours-aiohttp": _ours_aiohttp,
+    "ours-canned": _ours_canned,
+    "sdk-canned": _sdk_canned,
+    "sdk-post": _sdk_post,
+}
 
 
 def conformance_python(log: Any = print) -> str | None:
@@ -332,7 +366,7 @@ def run_episode(servers: Servers, side: str, steps: int) -> dict[str, Any]:
         raise RuntimeError(f"{side} episode failed:\n{proc.stderr[-3000:]}")
     result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
     stats = servers.call("GET", "/_stats")
-    actions = 0 if side.endswith("-canned") else steps
+    actions = steps if side in ("ours", "official", "ours-aiohttp") else 0
     if stats["actions"] != actions or stats["messages"] != steps + 1:
         raise RuntimeError(f"{side}: {stats['actions']} actions / {stats['messages']} model "
                            f"calls, expected {steps} / {steps + 1}")  # fmt: skip

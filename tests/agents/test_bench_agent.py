@@ -1,7 +1,7 @@
 """Smoke test of the agent benchmark scenario (no timing asserted): the servers process
-serves the scripted Messages API and the emulator, our episode and the two references
-(canned tool results) run to the end with the expected number of actions and model
-calls (``run_episode`` checks both),
+serves the scripted Messages API and the emulator, our episodes and the references run
+to the end with the expected number of actions and model calls (``run_episode`` checks
+both),
 and the REST-vs-RFB paths produce their rows. The official SDK's side needs the
 conformance venv and is left to ``make bench``."""
 
@@ -23,9 +23,9 @@ def test_script_is_stateless_and_ends() -> None:
 def test_episode_and_references_run() -> None:
     with agent.run_servers(12) as servers:
         ours = agent.run_episode(servers, "ours", 12)
-        canned = [agent.run_episode(servers, side, 12) for side in ("ours-canned", "sdk-canned")]
+        others = [agent.run_episode(servers, side, 12) for side in agent.SIDES[2:]]
     assert ours["messages"] == 2 * 12 + 2  # the instruction, 12 tool turns, the final answer
-    assert ours["wall"] > 0 and ours["cpu"] > 0 and all(r["cpu"] > 0 for r in canned)
+    assert ours["wall"] > 0 and ours["cpu"] > 0 and all(r["cpu"] > 0 for r in others)
 
 
 def test_paths_table() -> None:
