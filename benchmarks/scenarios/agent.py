@@ -10,11 +10,14 @@ drag, screenshot); step ``STEPS`` answers ``end_turn``. Each SDK runs the same
 the conformance venv's Python 3.12), timing only the episode: wall time and the
 process's CPU time (``getrusage``, all threads); both keep the last 3 screenshots. After
 each run the emulator's action log must hold exactly ``STEPS`` actions (the same work on
-both sides). Two reference rows run the same script with canned tool results (a
-screenshot-sized image or "done", no Orgo request), to split the cost of a step: the
-model-call side of ``run_claude`` alone, and the loop the Anthropic SDK documents
-(``messages.create``, the answer's SDK objects appended to the history) alone. Runs
-alternate (ours, official, the references, ours, ...); medians.
+both sides). Reference rows split the cost of a step: ``run_claude`` with the SDK's
+aiohttp transport; the same script with canned tool results (a screenshot-sized image or
+"done", no Orgo request) through ``run_claude`` and through the loop the Anthropic SDK
+documents (``messages.create``, the answer's SDK objects appended to the history); one
+``client.post`` of a fixed small body per step, the SDK client's own cost of a call.
+Runs alternate (ours, official, the references, ours, ...); medians.
+``python -m benchmarks.scenarios.agent profile ours /tmp/ours.txt`` profiles one episode
+(any worker: ``ours``, ``ours-canned`` ...).
 
 **Paths** (in this process, against the emulator, and against x11vnc on Xvfb when the
 binaries exist): a click via REST, via an RFB session (input events plus the two update
@@ -406,9 +409,30 @@ def run(steps: int = STEPS, reps: int = 3, log: Any = print) -> tuple[str, dict[
     return md_table(header, rows), res
 
 
+def profile(side: str, out: str, steps: int = STEPS) -> None:
+    """Profile one warm episode of ``side`` (a worker of this module) in this process with
+    cProfile on a CPU clock (the wall time of a profiled run is mostly the profiler's),
+    writing the top functions by own and by cumulative time to ``out``."""
+    import cProfile
+    import pstats
+
+    worker = WORKERS[side]
+    with run_servers(steps) as servers:
+        asyncio.run(worker(servers, steps))  # imports, connections, caches
+        servers.call("POST", "/_reset")
+        profiler = cProfile.Profile(time.process_time)
+        profiler.runcall(asyncio.run, worker(servers, steps))
+    with open(out, "w") as f:
+        stats = pstats.Stats(profiler, stream=f)
+        stats.sort_stats("tottime").print_stats(40)
+        stats.sort_stats("cumulative").print_stats(80)
+
+
 def main(argv: list[str]) -> None:
     if argv[0] == "serve":
         asyncio.run(_serve(int(argv[1])))
+    elif argv[0] == "profile":
+        profile(argv[1], argv[2])
     elif argv[0] in WORKERS:
         servers = Servers(**json.loads(argv[2]))
         print(json.dumps(asyncio.run(WORKERS[argv[0]](servers, int(argv[1])))))

@@ -1,11 +1,12 @@
 """Smoke test of the agent benchmark scenario (no timing asserted): the servers process
 serves the scripted Messages API and the emulator, our episodes and the references run
 to the end with the expected number of actions and model calls (``run_episode`` checks
-both),
-and the REST-vs-RFB paths produce their rows. The official SDK's side needs the
-conformance venv and is left to ``make bench``."""
+both), the profiler writes its report, and the REST-vs-RFB paths produce their rows. The
+official SDK's side needs the conformance venv and is left to ``make bench``."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import pytest
 
@@ -33,3 +34,10 @@ def test_paths_table() -> None:
     assert {"rest_click", "rfb_click", "rest_shot", "rfb_shot"} <= set(res["emulator"])
     assert res["emulator"]["rfb_raw_bytes"] == 1280 * 720 * 4
     assert "click via RFB" in table
+
+
+def test_profile_writes_the_episodes_functions(tmp_path: Path) -> None:
+    out = tmp_path / "profile.txt"
+    agent.profile("ours-canned", str(out), steps=5)
+    text = out.read_text()
+    assert "run_claude" in text and "Ordered by: cumulative time" in text
