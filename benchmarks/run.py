@@ -24,7 +24,7 @@ from ._common import ROOT, Server, fmt_ratio, official_python, run_server
 
 README = Path(__file__).resolve().parent / "README.md"
 START, END = "<!-- bench:start -->", "<!-- bench:end -->"
-SCENARIOS = ("decode", "fleet", "startup", "ws", "relay", "watch")
+SCENARIOS = ("decode", "fleet", "startup", "ws", "relay", "watch", "agent")
 FLEET_NOTE = (
     "`ours / this` > 1 means ours is faster. `fraction of C/latency` is req/s divided by "
     "the ideal concurrency / server latency; in brackets, divided by concurrency / the mean "
@@ -211,6 +211,13 @@ def targets(res: dict[str, Any]) -> list[list[str]]:
 
         for name, value, ok, detail in relay_scenario.targets(relay):
             add(name, value, ok, detail)
+    episode = res.get("agent")
+    if episode and "official" in episode:
+        ours, official = episode["ours"], episode["official"]
+        for key, what in (("wall_ms_per_step", "wall"), ("cpu_ms_per_step", "CPU")):
+            x = ours[key] / official[key]
+            detail = f"{fmt_ratio(x)} ({ours[key]:.2f} vs {official[key]:.2f} ms/step)"
+            add(f"agent episode: {what} per step <= 0.5x official", x, x <= 0.5, detail)
     mem = res.get("memory")
     if mem:
         keys = [k for k in mem if k.startswith("ours ")]
@@ -337,6 +344,17 @@ def main(argv: list[str] | None = None) -> int:
             table, res["watch"] = watch.run(log=log)
         emit("Fleet watch: per workspace vs per computer (emulator)", table, WATCH_NOTE)
 
+    def do_agent() -> None:
+        from .scenarios import agent, agent_paths
+
+        table, res["agent_paths"] = agent_paths.run(
+            clicks=20 if quick else 200, shots=2 if quick else 10, reps=1 if quick else 3, log=log
+        )
+        emit("Agent desktop paths: REST vs RFB", table, agent_paths.NOTE)
+        table, res["agent"] = agent.run(steps=10 if quick else agent.STEPS,
+                                        reps=1 if quick else 5, log=log)  # fmt: skip
+        emit(f"Agent episode ({res['agent']['steps']} steps, scripted model)", table, agent.NOTE)
+
     if "decode" in a.only:
         guarded("Decode", do_decode)
     with run_server() as server:
@@ -351,6 +369,8 @@ def main(argv: list[str] | None = None) -> int:
         guarded("Browser relays", do_relay)
     if "watch" in a.only:  # its own emulator process, not the canned server
         guarded("Fleet watch", do_watch)
+    if "agent" in a.only:
+        guarded("Agent", do_agent)
     emit("Targets (issue 5)", md_table(["target", "measured", "verdict"], targets(res)))
     elapsed = time.perf_counter() - started
     stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())

@@ -1,5 +1,6 @@
 """Sans-I/O protocol layer: WebSocket messages as msgspec tagged unions, URL building,
-close-code policy and PCM/WAV arithmetic. Nothing here opens a socket or a file, so all
+close-code policy, PCM/WAV arithmetic, and RFB (client, relay handshake, framebuffer,
+keysyms, the DES of VNC authentication). Nothing here opens a socket or a file, so all
 of it is tested without I/O; :mod:`orgo_async.connection` is the thin I/O around it.
 
 Submodules load on first use: URL building and the close-code policy do not need msgspec,
@@ -38,7 +39,12 @@ _SUBMODULES = (
     "chat",
     "close_codes",
     "codec",
+    "des",
     "events",
+    "framebuffer",
+    "keysyms",
+    "rfb",
+    "rfb_relay",
     "sse",
     "templates",
     "terminal",

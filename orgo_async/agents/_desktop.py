@@ -5,18 +5,19 @@ used where they exist (``orgo-api.md`` §6: validated server-side, typed errors,
 REST-only episode never opens a WebSocket); what REST cannot express goes as RFB input
 events over the websockify channel (:class:`~orgo_async.agents._rfb.RfbSession`):
 
-=====================================  ====================================================
-REST                                   RFB (PointerEvent masks, KeyEvent keysyms)
-=====================================  ====================================================
-click left/right/middle, double left   clicks with held keys, triple clicks, back/forward,
-move, 2-point drag, scroll up/down,    double right/middle clicks, mouse down/up, drags
-type, key combos, wait, screenshot,    along a path, horizontal scroll, scroll with held
-bash                                   keys, hold a key for a duration
-=====================================  ====================================================
+* REST: left/right/middle clicks and left double clicks, moves, two-point drags,
+  vertical scrolls, typing, key combos, waits, screenshots, shell commands;
+* RFB (PointerEvent button masks, KeyEvent keysyms): clicks with held keys, triple
+  clicks, right/middle double clicks, back/forward (the XF86Back/XF86Forward keys),
+  mouse down/up, drags along a path, horizontal scrolls, scrolls with held keys, and
+  holding a key for a duration.
 
 ``input="rfb"`` sends every pointer and key action over RFB instead (measured faster per
 action, see the README's Agents section for the numbers and why REST stays the
 default); ``screenshots="rfb"`` reads screenshots and zooms from the RFB framebuffer.
+
+(One class with one method per model action, ~580 lines: the routing rules between
+REST and RFB read best side by side.)
 
 Coordinates are checked against the display size before anything is sent; bad
 arguments raise :class:`ActionError` (a ``ValueError``) naming what was wrong, and
@@ -26,6 +27,7 @@ failures of the API or the channel raise the SDK's typed errors.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import re
 from collections.abc import Callable, Sequence
@@ -47,11 +49,18 @@ Button = Literal["left", "right", "middle", "back", "forward"]
 Direction = Literal["up", "down", "left", "right"]
 Keys = str | Sequence[str]
 
-_MASK: dict[str, int] = {"left": 1, "middle": 2, "right": 4, "back": 128}
+_MASK: dict[str, int] = {"left": 1, "middle": 2, "right": 4}
 _WHEEL: dict[str, int] = {"up": 8, "down": 16, "left": 32, "right": 64}
-# RFB's button mask has 8 bits (buttons 1-8); "forward" is button 9, so it is sent as the
-# XF86Forward key, which browsers and file managers bind to the same action.
-_FORWARD = keysyms.keysym("XF86Forward")
+# x11vnc applies only the first five bits of RFB's button mask (its MAX_BUTTONS is 5;
+# checked against x11vnc 0.9.16 on Xvfb, whose pointer has 10 buttons): buttons 6-9
+# never arrive. So "back"/"forward" are the XF86Back/XF86Forward keys (what browsers
+# and file managers bind those buttons to), and a horizontal scroll is by default the
+# wheel with Shift held (how GTK, Chromium and Firefox scroll sideways).
+_NAV_KEYS: dict[str, int] = {
+    "back": keysyms.keysym("XF86Back"),
+    "forward": keysyms.keysym("XF86Forward"),
+}
+_SHIFT = keysyms.keysym("Shift_L")
 _RESOLUTION = re.compile(r"^(\d{1,5})x(\d{1,5})")
 _DRAG_STEPS = 8  # intermediate pointer events per RFB drag segment, so apps see motion
 _MAX_WAIT = 60.0  # the REST /wait limit per call (§6.9)
@@ -111,6 +120,11 @@ class Desktop:
             pointer and key action over RFB).
         screenshots: ``"rest"`` (``GET /computers/{id}/screenshot``) or ``"rfb"`` (read
             from the VNC framebuffer and encode a PNG locally).
+        horizontal_scroll: ``"shift-wheel"`` (the wheel with Shift held, which x11vnc
+            delivers) or ``"buttons"`` (X buttons 6/7, for VNC servers that pass them).
+        pointer_settle: seconds to let the VNC server apply RFB pointer events after it
+            confirmed reading them, before the next action (x11vnc applies them in its
+            main loop: measured 4-28 ms after the confirmation on Xvfb).
     """
 
     def __init__(
@@ -120,7 +134,15 @@ class Desktop:
         *,
         input: Literal["auto", "rfb"] = "auto",
         screenshots: Literal["rest", "rfb"] = "rest",
+        horizontal_scroll: Literal["shift-wheel", "buttons"] = "shift-wheel",
+        pointer_settle: float = 0.05,
     ) -> None:
+        if horizontal_scroll not in ("shift-wheel", "buttons"):
+            raise ValueError("horizontal_scroll must be 'shift-wheel' or 'buttons'")
+        if pointer_settle < 0:
+            raise ValueError("pointer_settle must be >= 0")
+        self._shift_wheel = horizontal_scroll == "shift-wheel"
+        self._settle = pointer_settle
         if input not in ("auto", "rfb"):
             raise ValueError("input must be 'auto' or 'rfb'")
         if screenshots not in ("rest", "rfb"):
@@ -180,6 +202,11 @@ class Desktop:
         return self._size
 
     @property
+    def rfb(self) -> RfbSession | None:
+        """The RFB session, once an action needed one (``None`` before)."""
+        return self._session
+
+    @property
     def known_size(self) -> tuple[int, int] | None:
         """The display size if already known (no request)."""
         return self._size
@@ -191,8 +218,11 @@ class Desktop:
             self._session = RfbSession(self._orgo.connection(await self.computer()))
         return self._session
 
-    async def _send(self, build: Callable[[RfbClient], None]) -> None:
+    async def _send(self, build: Callable[[RfbClient], None], *, pointer: bool = True) -> None:
         await (await self._rfb()).send(build)
+        if pointer and self._settle:
+            # Confirmed as read, not yet as applied: see pointer_settle.
+            await asyncio.sleep(self._settle)
 
     # -- validation ----------------------------------------------------------------------
 
@@ -229,7 +259,7 @@ class Desktop:
     ) -> None:
         """Click ``count`` times (1-3) at ``(x, y)`` (default: where the pointer is),
         holding ``modifiers`` (``"ctrl"``, ``"ctrl+shift"``, ``["alt"]``)."""
-        if button not in _MASK and button != "forward":
+        if button not in _MASK and button not in _NAV_KEYS:
             raise ActionError(
                 f"button must be one of left, right, middle, back, forward, not {button!r}"
             )
@@ -251,9 +281,9 @@ class Desktop:
                 self._press(c, held)
                 c.pointer_event(self._buttons, px, py)
                 for _ in range(count):
-                    if button == "forward":
-                        c.key_event(_FORWARD, True)
-                        c.key_event(_FORWARD, False)
+                    if button in _NAV_KEYS:
+                        c.key_event(_NAV_KEYS[button], True)
+                        c.key_event(_NAV_KEYS[button], False)
                     else:
                         c.pointer_event(self._buttons | _MASK[button], px, py)
                         c.pointer_event(self._buttons, px, py)
@@ -277,7 +307,7 @@ class Desktop:
     async def _button(self, x: int | None, y: int | None, button: str, *, down: bool) -> None:
         mask = _MASK.get(button)
         if mask is None:
-            raise ActionError(f"button must be one of left, right, middle, back, not {button!r}")
+            raise ActionError(f"button must be one of left, right, middle, not {button!r}")
         px, py = await self._point(x, y)
         buttons = self._buttons | mask if down else self._buttons & ~mask
         await self._send(lambda c: c.pointer_event(buttons, px, py))
@@ -314,7 +344,7 @@ class Desktop:
         held = _keysyms(modifiers)
         mask = _MASK.get(button)
         if mask is None:
-            raise ActionError(f"a drag button must be left, right, middle or back, not {button!r}")
+            raise ActionError(f"a drag button must be left, right or middle, not {button!r}")
         if (
             len(points) == 2
             and button in ("left", "right")
@@ -371,6 +401,9 @@ class Desktop:
             )
         else:
             wheel = _WHEEL[direction]
+            if direction in ("left", "right") and self._shift_wheel:
+                wheel = _WHEEL["up" if direction == "left" else "down"]
+                held = held if _SHIFT in held else (*held, _SHIFT)
 
             def build(c: RfbClient) -> None:
                 self._press(c, held)
@@ -425,7 +458,7 @@ class Desktop:
                 c.key_event(sym, True)
                 c.key_event(sym, False)
 
-        await self._send(build)
+        await self._send(build, pointer=False)
 
     async def key(self, keys: str, *, repeat: int = 1) -> None:
         """Press a key or combo (``Return``, ``ctrl+shift+t``, ``F5``, several separated by
@@ -449,7 +482,7 @@ class Desktop:
                     self._press(c, combo)
                     self._release(c, combo)
 
-        await self._send(build)
+        await self._send(build, pointer=False)
 
     async def hold_key(self, keys: str, duration: float) -> None:
         """Hold a key or combo down for ``duration`` seconds (0-100), then release it
@@ -465,12 +498,17 @@ class Desktop:
         combo = _keysyms(keys)
         if not combo:
             raise ActionError("hold_key needs a key, such as 'shift' or 'ctrl+a'")
-        await self._send(lambda c: self._press(c, combo))
         try:
+            await self._send(lambda c: self._press(c, combo), pointer=False)
             await asyncio.sleep(duration)
-        finally:
-            # Never leave a key stuck down, even when cancelled during the sleep.
-            await asyncio.shield(self._send(lambda c: self._release(c, combo)))
+        except BaseException:
+            # Never leave a key stuck down: cancelled while pressing or holding, the
+            # press may have reached the server. A release of a key that is not down is
+            # harmless; the original error is what the caller sees.
+            with contextlib.suppress(Exception):
+                await asyncio.shield(self._send(lambda c: self._release(c, combo), pointer=False))
+            raise
+        await self._send(lambda c: self._release(c, combo), pointer=False)
 
     # -- screen and the rest -------------------------------------------------------------
 

@@ -7,9 +7,14 @@ VNC password, ``orgo-api.md`` §11.3), and then sends input events.
 **Delivery.** RFB input events have no acknowledgement. :meth:`RfbSession.send` follows
 the events with a one-pixel non-incremental FramebufferUpdateRequest and waits for its
 FramebufferUpdate: a server handles a client's messages in order, so the answer proves
-that the events before it were read and injected. An action is reported done only then;
-if the session dies first, the caller gets a :class:`~orgo_async.SessionLostError` saying
-the input may not have reached the desktop, never a silent success.
+that the events before it were read (and that the session is alive). It does not prove
+they were applied: x11vnc queues pointer events and applies them in its main loop, which
+answers update requests from another thread (measured on Xvfb: the pointer arrived 4-28
+ms after the confirmation, even with four round trips), so
+:class:`~orgo_async.agents.Desktop` gives pointer events a short settle time on top.
+An action is reported done only after the confirmation; if the session dies first, the
+caller gets a :class:`~orgo_async.SessionLostError` saying the input may not have
+reached the desktop, never a silent success.
 
 **Token rotation.** RFB sessions cannot resume. The channel is opened without automatic
 reconnects; a rejected token (4401, the password rotates on every restart) still makes
@@ -55,6 +60,14 @@ class _PasswordRejected(TokenRejectedError):
     """The RFB server refused the VNC password (the WebSocket token was accepted)."""
 
 
+class _Replaced(SessionLostError):
+    """The websockify channel reconnected by itself (a 4401 after a rotation): the bytes
+    now belong to a new RFB session this client never handshook."""
+
+
+_OPEN_ATTEMPTS = 3
+
+
 class _Live:
     """One websockify socket and the RFB client speaking on it."""
 
@@ -82,11 +95,20 @@ class RfbSession:
         conn: the computer's :class:`~orgo_async.Connection`.
         open_timeout: seconds for the WebSocket plus the RFB handshake.
         sync_timeout: seconds to wait for the server to confirm a batch of events.
+        confirm_rounds: update round trips awaited after a batch of events.
     """
 
     def __init__(
-        self, conn: Connection, *, open_timeout: float = 10.0, sync_timeout: float = 10.0
+        self,
+        conn: Connection,
+        *,
+        open_timeout: float = 10.0,
+        sync_timeout: float = 10.0,
+        confirm_rounds: int = 1,
     ) -> None:
+        if confirm_rounds < 1:
+            raise ValueError("confirm_rounds must be >= 1")
+        self._confirm_rounds = confirm_rounds
         self._conn = conn
         self._open_timeout = open_timeout
         self._sync_timeout = sync_timeout
@@ -109,16 +131,26 @@ class RfbSession:
 
     # -- public --------------------------------------------------------------------------
 
+    @property
+    def alive(self) -> bool:
+        """True while an RFB session is open and healthy (the next operation reuses it)."""
+        live = self._live
+        return live is not None and live.error is None and not live.vnc.closed
+
     async def send(self, build: Callable[[RfbClient], None], *, sync: bool = True) -> None:
         """Queue events with ``build(client)`` (its encoders), send them, and wait until
         the server confirms it read them (``sync=False``: only until they are written)."""
+        consequence = "the input may not have reached the desktop"
         async with self._lock:
             live = await self._ensure()
             build(live.client)
-            waiter = self._request_sync(live) if sync else None
-            await self._flush(live, "the input may not have reached the desktop")
-            if waiter is not None:
-                await self._wait(live, waiter, "the input may not have reached the desktop")
+            rounds = self._confirm_rounds if sync else 0
+            if not rounds:
+                await self._flush(live, consequence)
+            for _ in range(rounds):
+                waiter = self._request_sync(live)
+                await self._flush(live, consequence)
+                await self._wait(live, waiter, consequence)
 
     async def capture(
         self, x: int = 0, y: int = 0, width: int | None = None, height: int | None = None
@@ -169,18 +201,28 @@ class RfbSession:
         self._live = None
         if live is not None:
             await self._dispose(live)
-        try:
-            live = await self._open()
-        except _PasswordRejected:
-            # The websockify token was accepted but the RFB server refused it as the VNC
-            # password: it rotated in between. One refresh, then the error stands.
-            if not self._conn.can_refresh:
-                raise
-            log.info("RFB: VNC password rejected, fetching a fresh one")
-            await self._conn.refresh_token()
-            live = await self._open()
-        self._live = live
-        return live
+        refreshed = False
+        for attempt in range(1, _OPEN_ATTEMPTS + 1):
+            try:
+                live = await self._open()
+            except _PasswordRejected:
+                # The websockify token was accepted but the RFB server refused it as the
+                # VNC password: it rotated in between. One refresh, then the error stands.
+                if refreshed or not self._conn.can_refresh:
+                    raise
+                log.info("RFB: VNC password rejected, fetching a fresh one")
+                await self._conn.refresh_token()
+                refreshed = True
+                continue
+            except _Replaced:
+                # The socket was replaced during the handshake (a restart rotating the
+                # password right then): no input was sent yet, so opening again is safe.
+                if attempt == _OPEN_ATTEMPTS:
+                    raise
+                continue
+            self._live = live
+            return live
+        raise AssertionError("unreachable")
 
     async def _open(self) -> _Live:
         vnc = self._conn.vnc(reconnect=NO_RECONNECT)
@@ -195,6 +237,8 @@ class RfbSession:
             await self._dispose(live)
             if isinstance(e, TokenRejectedError):
                 raise _PasswordRejected(e.message, channel=_CHANNEL) from None
+            if isinstance(e, _Replaced):
+                raise _Replaced(e.message, channel=_CHANNEL) from None
             if isinstance(e, TimeoutError):
                 raise WebSocketError(
                     f"websockify: no RFB handshake within {self._open_timeout} s",
@@ -237,7 +281,7 @@ class RfbSession:
             while True:
                 data = await vnc.read()
                 if vnc.reconnects:
-                    raise SessionLostError(
+                    raise _Replaced(
                         "websockify: the connection was replaced (token rotation or "
                         "reconnect); the RFB session ended",
                         channel=_CHANNEL,

@@ -260,8 +260,13 @@ async def test_agent_surface_tools_send_rfb_input() -> None:
         ]
 
         await env.call("scroll_horizontal", computer_id=cid, direction="left", amount=2, x=9, y=9)
-        wheel = [e for e in rfb_input(env) if e[1]["buttons"] == 32]
-        assert wheel == [("vnc_pointer", {"buttons": 32, "x": 9, "y": 9})] * 2
+        # The desktop's default horizontal scroll is the wheel with Shift held (what x11vnc
+        # passes on): Shift down, two wheel-up clicks (mask 8) at the point, Shift up.
+        events = rfb_input(env)
+        assert events[0] == ("vnc_key", {"down": True, "key": SHIFT_L})
+        assert events[-1] == ("vnc_key", {"down": False, "key": SHIFT_L})
+        wheel = [e for e in events if e[0] == "vnc_pointer" and e[1]["buttons"] == 8]
+        assert wheel == [("vnc_pointer", {"buttons": 8, "x": 9, "y": 9})] * 2
 
 
 async def test_zoom_is_a_png_of_the_region() -> None:

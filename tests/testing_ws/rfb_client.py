@@ -7,7 +7,7 @@ import struct
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from orgo_async.testing._des import vnc_response
+from orgo_async._protocol.des import vnc_response
 
 RecvExact = Callable[[int], Awaitable[bytes]]
 Send = Callable[[bytes], Awaitable[None]]

@@ -6,7 +6,7 @@ import struct
 
 import pytest
 
-from orgo_async.testing._des import vnc_response
+from orgo_async._protocol.des import vnc_response
 from orgo_async.testing._rfb import PixelFormat, RfbServer
 
 from .rfb_client import (

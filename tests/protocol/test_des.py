@@ -1,4 +1,6 @@
-"""Pure-Python DES against published vectors, and the VNC key convention."""
+"""The one DES (``orgo_async._protocol.des``, shared by the SDK's RFB client and the
+emulator's RFB server) against published known-answer vectors, and the VNC key convention.
+The real-server oracle is ``tests/agents/test_x11vnc.py`` (VNC auth with x11vnc)."""
 
 from __future__ import annotations
 
@@ -6,7 +8,7 @@ import os
 
 import pytest
 
-from orgo_async.testing._des import des_decrypt_block, des_encrypt_block, vnc_key, vnc_response
+from orgo_async._protocol.des import des_decrypt_block, des_encrypt_block, vnc_key, vnc_response
 
 # (key, plaintext, ciphertext): the textbook example (Grabbe, "The DES Algorithm
 # Illustrated"), the FIPS 81 "Now is t" example, and NIST SP 800-17 known-answer tests
@@ -19,6 +21,13 @@ VECTORS = [
     ("8001010101010101", "0000000000000000", "95A8D72813DAA94D"),
     ("1046913489980131", "0000000000000000", "88D55E54F54C97B4"),
     ("0E329232EA6D0D73", "8787878787878787", "0000000000000000"),
+    ("0101010101010101", "4000000000000000", "DD7F121CA5015619"),
+    ("0101010101010101", "2000000000000000", "2E8653104F3834EA"),
+    ("4001010101010101", "0000000000000000", "0EEC1487DD8C26D5"),
+    ("2001010101010101", "0000000000000000", "7AD16FFB79C45926"),
+    # FIPS 81 / NBS sample data (Rivest's validation set).
+    ("7CA110454A1A6E57", "01A1D6D039776742", "690F5B0D9A26939B"),
+    ("0131D9619DC1376E", "5CD54CA83DEF57DA", "7A389D10354BD271"),
 ]
 
 
