@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 from typing import Any
 
 import msgspec
@@ -78,11 +79,13 @@ def launch_hardware(fake: Emulator, user_id: str, ref: str) -> dict[str, Any]:
 
 class TemplatesApi:
     """Route handlers of templates, their builds and previews, and the legacy build API,
-    for one emulator."""
+    for one emulator. ``remove_computer`` is the lifecycle's delete (stopping a preview
+    deletes its computer the same way)."""
 
-    def __init__(self, fake: Emulator) -> None:
+    def __init__(self, fake: Emulator, remove_computer: Callable[[FakeComputer], None]) -> None:
         self.fake = fake
         self.registry = fake.templates
+        self.remove_computer = remove_computer
 
     def _version(self, request: web.Request) -> TemplateVersionRecord:
         record = self.registry.visible(_ref(request), request[API_KEY].user_id)
@@ -323,8 +326,7 @@ class TemplatesApi:
         if c is None or c.workspace_id != preview_workspace(request[API_KEY].user_id):
             bad("Preview not found", 404)
         del self.registry.runs[desktop_id]
-        c.set_status("deleting")
-        self.fake.world.computers.pop(c.id, None)
+        self.remove_computer(c)
         return json_response({"success": True})
 
     # legacy builds ---------------------------------------------------------------------

@@ -367,3 +367,41 @@ async def test_a_preview_is_invisible_to_other_accounts(http: Http, fake: FakeOr
     status, _ = await http.call("DELETE", "/templates/run", params={"id": run["desktop_id"]})
     assert status == 200
     assert (await http.call("GET", f"/computers/{pid}"))[0] == 404
+
+
+async def _close_code_when_removed(fake: FakeOrgo, computer_id: str, remove: Any) -> int | None:
+    """The close code an open terminal socket of ``computer_id`` gets from ``remove()``."""
+    c = fake.computer(computer_id)
+    url = f"{fake.origin}/desktops/{c.instance_id}/ws/terminal"
+    async with (
+        aiohttp.ClientSession() as s,
+        s.ws_connect(url, params={"token": c.vnc_password}) as ws,
+    ):
+        await remove()
+        while (await ws.receive(timeout=10)).type not in (
+            aiohttp.WSMsgType.CLOSE,
+            aiohttp.WSMsgType.CLOSED,
+        ):
+            pass
+        return ws.close_code
+
+
+async def test_stopping_a_preview_deletes_it_as_a_delete_would(
+    http: Http, fake: FakeOrgo, running: dict[str, Any]
+) -> None:
+    _, run = await http.call("POST", "/templates/run", json={"ref": "system/claude-code@1.0.0"})
+    seen: list[str] = []
+    fake.computer(run["id"]).on_status.append(seen.append)
+
+    async def stop_preview() -> None:
+        status, _ = await http.call("DELETE", "/templates/run", params={"id": run["desktop_id"]})
+        assert status == 200
+
+    async def delete_computer() -> None:
+        assert (await http.call("DELETE", f"/computers/{running['id']}"))[0] == 200
+
+    preview_code = await _close_code_when_removed(fake, run["id"], stop_preview)
+    deleted_code = await _close_code_when_removed(fake, running["id"], delete_computer)
+    assert preview_code == deleted_code == 1001  # the same going-away close
+    assert seen == ["deleting"]
+    assert (await http.call("GET", f"/computers/{run['id']}"))[0] == 404
