@@ -7,10 +7,14 @@ URL is requested. No I/O.
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from dataclasses import dataclass
+from typing import TypeVar
 from urllib.parse import quote
 
-__all__ = ["Route", "check_id"]
+__all__ = ["Route", "check_choice", "check_id", "check_int"]
+
+T = TypeVar("T")
 
 # Ids made only of these need no quoting (UUIDs, hex instance ids): the fast path.
 _SAFE_ID = re.compile(r"[A-Za-z0-9_~-][A-Za-z0-9_.~-]{0,255}")
@@ -41,6 +45,22 @@ def check_id(value: object, what: str = "id") -> str:
     if not value.isprintable():
         raise ValueError(f"invalid {what}: contains control characters")
     return quote(value, safe="")
+
+
+def check_int(name: str, value: object, minimum: int = 1) -> int:
+    """``value`` if it is an ``int`` (not a ``bool``) of at least ``minimum``; otherwise
+    ``ValueError`` naming the argument."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValueError(f"{name} must be an int >= {minimum}, not {value!r}")
+    return value
+
+
+def check_choice(name: str, value: T, allowed: Collection[T]) -> T:
+    """``value`` if it is one of ``allowed`` (never a ``bool``, although ``True == 1``);
+    otherwise ``ValueError`` listing them."""
+    if isinstance(value, bool) or value not in allowed:
+        raise ValueError(f"{name} must be one of {sorted(allowed)}, not {value!r}")  # type: ignore[type-var]
+    return value
 
 
 @dataclass(frozen=True, slots=True)

@@ -115,6 +115,10 @@ def _serve_relay(port: int) -> None:
     from orgo_async.web import orgo_lifespan, relay_terminal, relay_vnc
 
     profile = os.environ.get("RELAY_PROFILE")  # a cProfile dump of the relay, for analysis
+    # RELAY_UPSTREAM_COMPRESSION=1 / 0: offer permessage-deflate to the emulator or not
+    # (unset: relay_terminal's default), to compare both in two runs.
+    flag = os.environ.get("RELAY_UPSTREAM_COMPRESSION")
+    terminal_options = {} if flag is None else {"upstream_compression": flag == "1"}
 
     @contextlib.asynccontextmanager
     async def profiled(app: Any) -> AsyncIterator[None]:
@@ -136,7 +140,7 @@ def _serve_relay(port: int) -> None:
 
     @app.websocket("/t/{cid}")
     async def terminal(websocket: WebSocket, cid: str, orgo: OrgoDep) -> None:
-        await relay_terminal(websocket, lambda: orgo.connect(cid))
+        await relay_terminal(websocket, lambda: orgo.connect(cid), **terminal_options)
 
     @app.websocket("/v/{cid}")
     async def vnc(websocket: WebSocket, cid: str, orgo: OrgoDep) -> None:

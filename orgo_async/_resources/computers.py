@@ -1,4 +1,7 @@
-"""``orgo.computers``: CRUD, lifecycle, actions, screenshots, streaming, fleets (§§4-7).
+"""``orgo.computers``: CRUD, lifecycle, waiting and fleets (§§4-5).
+
+The actions, screenshots and streaming (§§6-7) are inherited from
+:class:`~orgo_async._resources.actions.ComputerActions` (``actions.py``).
 
 Every method is a few lines: validate the caller's input (``ValueError`` before any
 request), pick the :class:`~orgo_async._routes.Route` (which says whether it is safe to
@@ -8,47 +11,31 @@ retry), and let the pipeline send it.
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import builtins
 import re
 import time
 from collections.abc import Callable, Iterable
-from typing import Any, Literal, overload
+from typing import Any, overload
 
-from .._errors import APIDecodeError, ComputerStateError, WaitTimeoutError
+from .._errors import ComputerStateError, WaitTimeoutError
 from .._fleet import FleetRun, Watch
-from .._http import HTTPPipeline
 from .._models import (
-    ActionResult,
     AutoStop,
-    BashResult,
     Computer,
     ComputerStatus,
-    ExecResult,
     MoveResult,
     ResizeResult,
-    Screenshot,
-    ScreenshotResponse,
-    StreamStartResult,
-    StreamStatus,
-    StreamStopResult,
     Success,
     VncPassword,
     Workspace,
 )
 from .._protocol.templates import TemplateRef, parse_ref
-from .._response import RawResponse
-from .._routes import Route, check_id
+from .._routes import Route, check_choice, check_id, check_int
+from .actions import ComputerActions
 from .fleet import watch_workspaces, workspace_keys
 
 __all__ = ["Computers"]
 
-# Slack on top of a server-side limit, so the server reports its own timeout instead of
-# the client cutting the request first.
-_SERVER_LIMIT_SLACK = 30.0
-_BASH_DEFAULT_TIMEOUT = 200  # documented server default (§6.7)
-_EXEC_DEFAULT_TIMEOUT = 10  # documented server default (§6.8)
 _START_TIMEOUT = 180.0  # "starting a stopped computer can take longer than a normal request"
 
 _CREATE = Route("POST", "/computers", idempotent=False)
@@ -65,20 +52,6 @@ _MOVE = Route("PATCH", "/computers/{}/move", idempotent=True)
 _RESIZE = Route("PATCH", "/computers/{}/resize", idempotent=True, timeout=_START_TIMEOUT)
 _AUTO_STOP_GET = Route("GET", "/computers/{}/auto-stop", idempotent=True)
 _AUTO_STOP_SET = Route("PATCH", "/computers/{}/auto-stop", idempotent=True)
-_SCREENSHOT = Route("GET", "/computers/{}/screenshot", idempotent=True)
-_CLICK = Route("POST", "/computers/{}/click", idempotent=False)
-_DRAG = Route("POST", "/computers/{}/drag", idempotent=False)
-_SCROLL = Route("POST", "/computers/{}/scroll", idempotent=False)
-_TYPE = Route("POST", "/computers/{}/type", idempotent=False)
-_KEY = Route("POST", "/computers/{}/key", idempotent=False)
-_MOUSE_MOVE = Route("POST", "/computers/{}/move", idempotent=True)
-_BASH = Route("POST", "/computers/{}/bash", idempotent=False)
-_EXEC = Route("POST", "/computers/{}/exec", idempotent=False)
-_WAIT = Route("POST", "/computers/{}/wait", idempotent=True)
-_EVENTS = Route("GET", "/computers/{}/events", idempotent=True)
-_STREAM_START = Route("POST", "/computers/{}/stream/start", idempotent=False)
-_STREAM_STOP = Route("POST", "/computers/{}/stream/stop", idempotent=True)
-_STREAM_STATUS = Route("GET", "/computers/{}/stream/status", idempotent=True)
 _WORKSPACE = Route("GET", "/workspaces/{}", idempotent=True)
 
 _RAM = frozenset({4, 8, 16, 32, 64})
@@ -86,51 +59,16 @@ _CPU = frozenset({0.5, 1, 2, 4, 8, 16})  # 0.5: the official SDK allows it; docs
 _RESIZE_VCPUS = frozenset({1, 2, 4, 8, 16})
 _RESIZE_MEM = frozenset({4, 8, 16, 32})  # live resize max is 32; 64 only at create
 _OS = frozenset({"linux", "windows"})
-_BUTTONS = frozenset({"left", "right", "middle"})
-_DRAG_BUTTONS = frozenset({"left", "right"})
-_DIRECTIONS = frozenset({"up", "down"})
 _RESOLUTION = re.compile(r"^[1-9][0-9]{1,4}x[1-9][0-9]{1,4}x(8|16|24|32)$")
-_PNG = b"\x89PNG\r\n\x1a\n"
 
 
-def _coord(name: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ValueError(f"{name} must be an int >= 0, not {value!r}")
-    return value
-
-
-def _positive_int(name: str, value: object, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}, not {value!r}")
-    return value
-
-
-def _one_of(name: str, value: object, allowed: frozenset[Any]) -> Any:
-    if isinstance(value, bool) or value not in allowed:
-        raise ValueError(f"{name} must be one of {sorted(allowed)}, not {value!r}")
-    return value
-
-
-def _sniff_mime(data: bytes) -> str:
-    if data.startswith(_PNG):
-        return "image/png"
-    if data.startswith(b"\xff\xd8"):
-        return "image/jpeg"
-    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "image/webp"
-    return "application/octet-stream"
-
-
-class Computers:
+class Computers(ComputerActions):
     """Cloud desktops: lifecycle, actions and fleet operations.
 
     >>> c = await orgo.computers.create(workspace_id=ws.id, name="agent-1")  # doctest: +SKIP
     >>> await orgo.computers.click(c.id, 100, 200)                          # doctest: +SKIP
     >>> shot = await orgo.computers.screenshot(c.id)                        # doctest: +SKIP
     """
-
-    def __init__(self, pipeline: HTTPPipeline) -> None:
-        self._pipeline = pipeline
 
     # -- CRUD and credentials (§4) ------------------------------------------------------
 
@@ -162,13 +100,13 @@ class Computers:
             raise ValueError("computer name must be a non-empty str")
         body: dict[str, Any] = {"workspace_id": workspace_id, "name": name}
         if os is not None:
-            body["os"] = _one_of("os", os, _OS)
+            body["os"] = check_choice("os", os, _OS)
         if ram is not None:
-            body["ram"] = _one_of("ram", ram, _RAM)
+            body["ram"] = check_choice("ram", ram, _RAM)
         if cpu is not None:
-            body["cpu"] = _one_of("cpu", cpu, _CPU)
+            body["cpu"] = check_choice("cpu", cpu, _CPU)
         if disk_size_gb is not None:
-            body["disk_size_gb"] = _positive_int("disk_size_gb", disk_size_gb)
+            body["disk_size_gb"] = check_int("disk_size_gb", disk_size_gb)
         if resolution is not None:
             if not isinstance(resolution, str) or not _RESOLUTION.match(resolution):
                 raise ValueError(
@@ -177,7 +115,7 @@ class Computers:
                 )
             body["resolution"] = resolution
         if auto_stop_minutes is not None:
-            body["auto_stop_minutes"] = _positive_int("auto_stop_minutes", auto_stop_minutes, 0)
+            body["auto_stop_minutes"] = check_int("auto_stop_minutes", auto_stop_minutes, 0)
         if template_ref is not None:
             body["template_ref"] = str(parse_ref(template_ref))  # ValueError if malformed
         if gpu is not None:
@@ -255,17 +193,15 @@ class Computers:
         """
         body: dict[str, int] = {}
         if vcpus is not None:
-            body["vcpus"] = _one_of("vcpus", vcpus, _RESIZE_VCPUS)
+            body["vcpus"] = check_choice("vcpus", vcpus, _RESIZE_VCPUS)
         if mem_gb is not None:
-            body["mem_gb"] = _one_of("mem_gb", mem_gb, _RESIZE_MEM)
+            body["mem_gb"] = check_choice("mem_gb", mem_gb, _RESIZE_MEM)
         if disk_size_gb is not None:
-            body["disk_size_gb"] = _positive_int("disk_size_gb", disk_size_gb)
+            body["disk_size_gb"] = check_int("disk_size_gb", disk_size_gb)
         if bandwidth_limit_mbps is not None:
-            body["bandwidth_limit_mbps"] = _positive_int(
-                "bandwidth_limit_mbps", bandwidth_limit_mbps
-            )
+            body["bandwidth_limit_mbps"] = check_int("bandwidth_limit_mbps", bandwidth_limit_mbps)
         if auto_stop_minutes is not None:
-            body["auto_stop_minutes"] = _positive_int("auto_stop_minutes", auto_stop_minutes, 0)
+            body["auto_stop_minutes"] = check_int("auto_stop_minutes", auto_stop_minutes, 0)
         if not body:
             raise ValueError("resize needs at least one of vcpus, mem_gb, disk_size_gb, ...")
         return await self._pipeline.call(
@@ -282,7 +218,7 @@ class Computers:
 
     async def set_auto_stop(self, computer_id: str, minutes: int) -> AutoStop:
         """Suspend the computer after ``minutes`` idle (0 disables auto-stop)."""
-        body = {"auto_stop_minutes": _positive_int("minutes", minutes, 0)}
+        body = {"auto_stop_minutes": check_int("minutes", minutes, 0)}
         return await self._pipeline.call(
             _AUTO_STOP_SET, computer_id, json=body, response_type=AutoStop
         )
@@ -377,254 +313,6 @@ class Computers:
             async for r in results:
                 found.append(r.unwrap())
         return found
-
-    # -- actions (§6) -------------------------------------------------------------------
-
-    async def click(
-        self,
-        computer_id: str,
-        x: int,
-        y: int,
-        button: Literal["left", "right", "middle"] = "left",
-        double: bool = False,
-    ) -> ActionResult:
-        """Click at ``(x, y)``. ``double=True`` double-clicks (the API then ignores
-        ``button``). Never retried once sent: a retried double click would be four."""
-        body: dict[str, Any] = {
-            "x": _coord("x", x),
-            "y": _coord("y", y),
-            "button": _one_of("button", button, _BUTTONS),
-        }
-        if double:
-            body["double"] = True
-        return await self._pipeline.call(_CLICK, computer_id, json=body, response_type=ActionResult)
-
-    async def double_click(self, computer_id: str, x: int, y: int) -> ActionResult:
-        """Shorthand for ``click(..., double=True)``."""
-        return await self.click(computer_id, x, y, double=True)
-
-    async def drag(
-        self,
-        computer_id: str,
-        start_x: int,
-        start_y: int,
-        end_x: int,
-        end_y: int,
-        button: Literal["left", "right"] = "left",
-        duration: float = 0.5,
-    ) -> ActionResult:
-        """Press at the start point, move to the end point over ``duration`` s, release."""
-        if isinstance(duration, bool) or not isinstance(duration, int | float) or duration < 0:
-            raise ValueError(f"duration must be a number >= 0, not {duration!r}")
-        body = {
-            "start_x": _coord("start_x", start_x),
-            "start_y": _coord("start_y", start_y),
-            "end_x": _coord("end_x", end_x),
-            "end_y": _coord("end_y", end_y),
-            "button": _one_of("button", button, _DRAG_BUTTONS),
-            "duration": duration,
-        }
-        return await self._pipeline.call(_DRAG, computer_id, json=body, response_type=ActionResult)
-
-    async def scroll(
-        self,
-        computer_id: str,
-        direction: Literal["up", "down"] = "down",
-        amount: int = 3,
-        x: int | None = None,
-        y: int | None = None,
-    ) -> ActionResult:
-        """Turn the wheel ``amount`` clicks. ``direction`` is always sent (the schema
-        requires it although the prose says optional). ``x``/``y`` move the pointer
-        first; on Linux the API moves an omitted axis to 0."""
-        body: dict[str, Any] = {
-            "direction": _one_of("direction", direction, _DIRECTIONS),
-            "amount": _positive_int("amount", amount),
-        }
-        if x is not None:
-            body["x"] = _coord("x", x)
-        if y is not None:
-            body["y"] = _coord("y", y)
-        return await self._pipeline.call(
-            _SCROLL, computer_id, json=body, response_type=ActionResult
-        )
-
-    async def type(
-        self, computer_id: str, text: str, *, delay_ms: int | None = None
-    ) -> ActionResult:
-        """Type ``text`` (unicode allowed), one keystroke per character."""
-        if not isinstance(text, str) or not text:
-            raise ValueError("text must be a non-empty str")
-        body: dict[str, Any] = {"text": text}
-        if delay_ms is not None:
-            body["delay_ms"] = _positive_int("delay_ms", delay_ms, 0)
-        # Typing takes about delay_ms per character on the server.
-        per_char = (delay_ms if delay_ms is not None else 12) / 1000
-        slow = len(text) * per_char
-        timeout = self._pipeline.options.timeout + slow if slow > 1 else None
-        return await self._pipeline.call(
-            _TYPE, computer_id, json=body, response_type=ActionResult, timeout=timeout
-        )
-
-    async def key(self, computer_id: str, key: str) -> ActionResult:
-        """Press a key or combo: ``Enter``, ``Tab``, ``ctrl+c``, ``alt+F4`` ..."""
-        if not isinstance(key, str) or not key.strip():
-            raise ValueError("key must be a non-empty str such as 'Enter' or 'ctrl+c'")
-        return await self._pipeline.call(
-            _KEY, computer_id, json={"key": key}, response_type=ActionResult
-        )
-
-    async def move_mouse(self, computer_id: str, x: int, y: int) -> ActionResult:
-        """Move the pointer to ``(x, y)`` (``POST /computers/{id}/move``, which the
-        official SDK uses; not in the docs). Safe to retry: moving twice lands the same."""
-        body = {"x": _coord("x", x), "y": _coord("y", y)}
-        return await self._pipeline.call(
-            _MOUSE_MOVE, computer_id, json=body, response_type=ActionResult
-        )
-
-    async def wait(self, computer_id: str, duration: float) -> ActionResult:
-        """Sleep ``duration`` seconds (0-60) on the server side."""
-        if (
-            isinstance(duration, bool)
-            or not isinstance(duration, int | float)
-            or not 0 <= duration <= 60
-        ):
-            raise ValueError(f"duration must be a number between 0 and 60, not {duration!r}")
-        return await self._pipeline.call(
-            _WAIT,
-            computer_id,
-            json={"duration": duration},
-            response_type=ActionResult,
-            timeout=duration + _SERVER_LIMIT_SLACK,
-        )
-
-    async def bash(
-        self, computer_id: str, command: str, *, timeout: int | None = None
-    ) -> BashResult:
-        """Run a bash command; ``output`` is stdout+stderr, check ``exit_code``.
-
-        ``timeout`` is the server-side limit (default 200 s); the HTTP timeout is set
-        a little above it so the server's own timeout is what you see.
-        """
-        if not isinstance(command, str) or not command:
-            raise ValueError("command must be a non-empty str")
-        body: dict[str, Any] = {"command": command}
-        limit = _BASH_DEFAULT_TIMEOUT
-        if timeout is not None:
-            limit = body["timeout"] = _positive_int("timeout", timeout)
-        return await self._pipeline.call(
-            _BASH,
-            computer_id,
-            json=body,
-            response_type=BashResult,
-            timeout=limit + _SERVER_LIMIT_SLACK,
-        )
-
-    async def exec(
-        self, computer_id: str, code: str, *, timeout: int = _EXEC_DEFAULT_TIMEOUT
-    ) -> ExecResult:
-        """Run a Python snippet in a short-lived interpreter (``timeout`` 1-300 s)."""
-        if not isinstance(code, str) or not code:
-            raise ValueError("code must be a non-empty str")
-        if isinstance(timeout, bool) or not isinstance(timeout, int) or not 1 <= timeout <= 300:
-            raise ValueError(f"timeout must be an int between 1 and 300, not {timeout!r}")
-        return await self._pipeline.call(
-            _EXEC,
-            computer_id,
-            json={"code": code, "timeout": timeout},
-            response_type=ExecResult,
-            timeout=timeout + _SERVER_LIMIT_SLACK,
-        )
-
-    async def screenshot(
-        self, computer_id: str, *, format: Literal["base64", "url"] = "base64"
-    ) -> Screenshot:
-        """Capture the screen and return the image bytes.
-
-        Asks for ``response_format=base64`` (one round trip) by default. Whatever form
-        the server answers in (raw base64, a ``data:`` URL, an absolute URL or an
-        ``/api/storage/...`` path) the image is returned as bytes; a stored image is
-        downloaded with the API key only when it is on the API's own origin.
-        """
-        if format not in ("base64", "url"):
-            raise ValueError("format must be 'base64' or 'url'")
-        resp = await self._pipeline.call(
-            _SCREENSHOT,
-            computer_id,
-            params={"response_format": format},
-            response_type=ScreenshotResponse,
-        )
-        image = resp.image
-        url: str | None = None
-        mime = resp.mime_type
-        if image.startswith("data:"):
-            header, _, payload = image.partition(",")
-            mime = mime or header[5:].split(";")[0] or None
-            data = self._b64(payload, image)
-        elif image.startswith(("http://", "https://", "/")):
-            url = self._pipeline.origin + image if image.startswith("/") else image
-            same_origin = url.startswith(self._pipeline.origin + "/")
-            raw = await self._pipeline.request(
-                "GET",
-                "",
-                url=url,
-                idempotent=True,
-                response_type=RawResponse,
-                auth=same_origin,
-                headers={"Accept": "*/*"},
-            )
-            data = raw.content
-            mime = raw.content_type or None
-            if mime and not mime.startswith("image/"):
-                mime = None
-        else:
-            data = self._b64(image, image)
-        return Screenshot(
-            data=data,
-            mime_type=mime or _sniff_mime(data),
-            width=resp.width,
-            height=resp.height,
-            url=url,
-            metadata=resp.metadata,
-        )
-
-    @staticmethod
-    def _b64(payload: str, original: str) -> bytes:
-        try:
-            return base64.b64decode(payload, validate=True)
-        except (binascii.Error, ValueError):
-            raise APIDecodeError(
-                "screenshot image is neither base64 nor a URL",
-                status_code=200,
-                body=original[:200].encode(),
-            ) from None
-
-    async def event_catalog(self, computer_id: str) -> Any:
-        """The desktop event catalog as JSON (``GET /computers/{id}/events``; its shape is
-        not documented, so it is returned as decoded JSON)."""
-        raw = await self._pipeline.call(_EVENTS, computer_id, response_type=RawResponse)
-        return raw.json()
-
-    # -- RTMP streaming (§7) ------------------------------------------------------------
-
-    async def stream_start(self, computer_id: str, connection_name: str) -> StreamStartResult:
-        """Start streaming the desktop to an RTMP connection configured in the dashboard."""
-        if not isinstance(connection_name, str) or not connection_name:
-            raise ValueError("connection_name must be a non-empty str")
-        return await self._pipeline.call(
-            _STREAM_START,
-            computer_id,
-            json={"connection_name": connection_name},
-            response_type=StreamStartResult,
-        )
-
-    async def stream_stop(self, computer_id: str) -> StreamStopResult:
-        """Stop the RTMP stream."""
-        return await self._pipeline.call(_STREAM_STOP, computer_id, response_type=StreamStopResult)
-
-    async def stream_status(self, computer_id: str) -> StreamStatus:
-        """``idle``, ``streaming`` (with ``pid`` and ``start_time``) or ``terminated``."""
-        return await self._pipeline.call(_STREAM_STATUS, computer_id, response_type=StreamStatus)
 
     # -- fleets -------------------------------------------------------------------------
 

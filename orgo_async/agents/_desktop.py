@@ -22,6 +22,10 @@ REST and RFB read best side by side.)
 Coordinates are checked against the display size before anything is sent; bad
 arguments raise :class:`ActionError` (a ``ValueError``) naming what was wrong, and
 failures of the API or the channel raise the SDK's typed errors.
+
+(Past 500 lines on purpose: one class with one method per model action, each choosing
+REST or RFB beside the others; the RFB session and the image code are modules of their
+own already, and splitting the class would scatter the one surface adapters share.)
 """
 
 from __future__ import annotations

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import sys
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
@@ -43,6 +44,7 @@ __all__ = [
     "CLIError",
     "Handler",
     "add_common_options",
+    "confirm",
     "describe_error",
     "leaf",
     "run_handler",
@@ -107,6 +109,20 @@ def leaf(
     add_common_options(parser)
     parser.set_defaults(_handler=handler)
     return parser
+
+
+def confirm(question: str, yes: bool) -> None:
+    """Ask ``question`` on a terminal; without one, only ``--yes`` lets it through.
+
+    Shared by every deleting command (``computers delete``, ``workspaces delete``).
+    """
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        raise CLIError("refusing to delete without --yes (stdin is not a terminal)")
+    answer = input(f"{question} [y/N] ").strip().lower()
+    if answer not in ("y", "yes"):
+        raise CLIError("cancelled", exit_code=1)
 
 
 def run_handler(args: argparse.Namespace) -> int:

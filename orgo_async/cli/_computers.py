@@ -10,9 +10,8 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING, Any
 
-from ._common import leaf, run_handler
+from ._common import confirm, leaf, run_handler
 from ._output import Column, Output
-from ._workspaces import confirm
 
 if TYPE_CHECKING:
     from .. import AsyncOrgo, Computer

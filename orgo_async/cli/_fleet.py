@@ -1,11 +1,16 @@
 """``orgo-async fleet watch [WORKSPACE...]``: every computer's status, live.
 
-The computers are those of the named workspaces (ids or names; all of them by default)
-when the watch starts. Polling is :meth:`orgo.computers.watch
-<orgo_async._resources.computers.Computers.watch>`: each computer once per
-``--interval``, spread evenly, errors as values. On a terminal the table is redrawn in
-place as statuses change; through a pipe each change is one line (``--json``: one JSON
-object per line). Ctrl-C (or SIGTERM) stops it with exit code 0.
+The named workspaces (ids or names), or every workspace, are watched with
+:meth:`orgo.computers.watch(workspace_id=...)
+<orgo_async._resources.computers.Computers.watch>`: one request per workspace per
+``--interval`` (one ``GET /workspaces`` for all of them when none is named), whatever the
+number of computers. Computers created while it runs appear; deleted ones (and those moved
+out of the watched workspaces) show ``deleted``. A failed poll is an error item: it is
+shown (the table's footer, or a line through a pipe) and the watch goes on.
+
+On a terminal the table is redrawn in place as statuses change; through a pipe each change
+is one line (``--json``: one JSON object per line). Ctrl-C (or SIGTERM) stops it with
+exit code 0.
 """
 
 from __future__ import annotations
@@ -22,12 +27,11 @@ from rich.console import Group
 from rich.live import Live
 from rich.text import Text
 
-from .. import NotFoundError
 from ._common import EXIT_NOT_FOUND, CLIError, leaf, run_handler
 from ._output import Column, Output, build_table
 
 if TYPE_CHECKING:
-    from .. import AsyncOrgo, Computer, StatusChange, Workspace
+    from .. import AsyncOrgo, Computer, StatusChange, Watch, Workspace
 
 __all__ = ["add_arguments", "run"]
 
@@ -39,7 +43,6 @@ _COLUMNS = (
     Column("ID", "id", style="cyan"),
     Column("STATUS", "status", is_status=True),
     Column("SINCE", "since", style="dim"),
-    Column("NOTE", "note", style="red"),
 )
 
 
@@ -61,10 +64,9 @@ class _Row:
     workspace: str
     status: str | None
     since: str = ""
-    note: str = ""
 
     def as_dict(self) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in ("id", "name", "workspace", "status", "note")}
+        return {k: getattr(self, k) for k in ("id", "name", "workspace", "status")}
 
 
 def _select(workspaces: list[Workspace], wanted: list[str]) -> list[Workspace]:
@@ -79,51 +81,101 @@ def _select(workspaces: list[Workspace], wanted: list[str]) -> list[Workspace]:
     return chosen
 
 
-def _apply(row: _Row, change: StatusChange[Computer]) -> bool:
-    """Update ``row`` from ``change``; whether what it shows changed."""
-    before = (row.status, row.note)
-    if change.error is None:
-        row.status, row.note = change.status, ""
-    elif isinstance(change.error, NotFoundError):
-        row.status, row.note = "deleted", ""
-    else:
-        row.status, row.note = "unreachable", f"{type(change.error).__name__}: {change.error}"
-    if (row.status, row.note) == before:
-        return False
-    row.since = time.strftime("%H:%M:%S")
-    return True
+class _Fleet:
+    """What the watch shows: a row per computer seen, the last failed poll per workspace."""
+
+    def __init__(self, orgo: AsyncOrgo, workspaces: list[Workspace]) -> None:
+        self.orgo = orgo
+        self.names = {ws.id: ws.name or ws.id for ws in workspaces}
+        self.rows = {
+            c.id: _Row(c.id, c.name or "", self.names[ws.id], c.status)
+            for ws in workspaces
+            for c in ws.desktops
+        }
+        self.errors: dict[str, tuple[str, str]] = {}  # workspace -> (when, what)
+
+    async def workspace_name(self, workspace_id: str | None) -> str:
+        """The name of a workspace (one ``GET`` the first time a new one shows up)."""
+        if not workspace_id:
+            return ""
+        if workspace_id not in self.names:
+            try:
+                ws = await self.orgo.workspaces.get(workspace_id)
+            except Exception:  # the id will do; the next new computer there asks again
+                return workspace_id
+            self.names[workspace_id] = ws.name or workspace_id
+        return self.names[workspace_id]
+
+    async def apply(self, change: StatusChange[Computer]) -> _Row | None:
+        """Update the rows from a change; the row if what it shows changed."""
+        row = self.rows.get(change.id)
+        status = "deleted" if change.status is None else change.status
+        if row is None:
+            if change.status is None:
+                return None  # gone before it was ever shown
+            name = change.value.name if change.value is not None else None
+            where = await self.workspace_name(change.workspace_id)
+            row = self.rows[change.id] = _Row(change.id, name or "", where, None)
+        elif row.status == status:
+            return None
+        row.status = status
+        row.since = time.strftime("%H:%M:%S")
+        return row
+
+    async def failed(self, change: StatusChange[Computer]) -> tuple[str, str]:
+        """Record a failed poll; which workspace (``""``: all) and the one-line error."""
+        where = await self.workspace_name(change.workspace_id)
+        err = change.error
+        text = " ".join(f"{type(err).__name__}: {err}".split())
+        self.errors[where] = (time.strftime("%H:%M:%S"), text)
+        return where, text
 
 
 class _Display:
     """The live table on a terminal; change lines (text or JSON) elsewhere."""
 
-    def __init__(self, out: Output, rows: dict[str, _Row], title: str) -> None:
+    def __init__(self, out: Output, fleet: _Fleet, title: str) -> None:
         self.out = out
-        self.rows = rows
+        self.fleet = fleet
         self.title = title
         self.live: Live | None = None
         if not out.json and out.console.is_terminal:
             self.live = Live(self._render(), console=out.console, auto_refresh=False)
 
     def _render(self) -> Group:
+        rows = self.fleet.rows.values()
         counts: dict[str, int] = {}
-        for row in self.rows.values():
+        for row in rows:
             counts[row.status or "?"] = counts.get(row.status or "?", 0) + 1
+        present = sum(n for status, n in counts.items() if status != "deleted")
         summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
-        header = Text.assemble((self.title, "bold"), "  ", (summary, "dim"))
-        return Group(header, build_table(list(self.rows.values()), _COLUMNS))
+        header = Text.assemble(
+            (f"{present} computers {self.title}", "bold"), "  ", (summary, "dim")
+        )
+        parts: list[Any] = [header, build_table(list(rows), _COLUMNS)]
+        for where, (when, text) in sorted(self.fleet.errors.items()):
+            label = f"workspace {where}" if where else "all workspaces"
+            parts.append(Text(f"last failed poll {when}, {label}: {text}", style="red"))
+        return Group(*parts)
 
-    def changed(self, row: _Row, previous: str | None) -> None:
+    def _emit(self, text: str, obj: dict[str, Any]) -> None:
         if self.live is not None:
             self.live.update(self._render(), refresh=True)
         elif self.out.json:
-            self.out.stdout.write(
-                _json_line({**row.as_dict(), "previous": previous, "at": time.time()})
-            )
+            self.out.stdout.write(_json_line({**obj, "at": time.time()}))
             self.out.stdout.flush()
         else:
-            note = f"  {row.note}" if row.note else ""
-            self.out.line(f"{row.since} {row.name} {row.id} {previous} -> {row.status}{note}")
+            self.out.line(text)
+
+    def changed(self, row: _Row, previous: str | None) -> None:
+        text = f"{row.since} {row.name} {row.id} {previous} -> {row.status}"
+        self._emit(text, {**row.as_dict(), "previous": previous, "error": None})
+
+    def failed(self, key: str, where: str, text: str) -> None:
+        label = f"workspace {where}" if where else "all workspaces"
+        line = f"{time.strftime('%H:%M:%S')} poll failed, {label}: {text}"
+        obj = {"id": key, "name": None, "workspace": where or None, "status": None}
+        self._emit(line, {**obj, "previous": None, "error": text})
 
 
 def _json_line(obj: dict[str, Any]) -> str:
@@ -135,16 +187,13 @@ def _json_line(obj: dict[str, Any]) -> str:
 async def _watch(orgo: AsyncOrgo, args: argparse.Namespace, out: Output) -> int:
     with out.spinner("listing workspaces"):
         workspaces = _select(await orgo.workspaces.list(), args.workspaces)
-    rows = {
-        c.id: _Row(c.id, c.name or "", ws.name or ws.id, c.status)
-        for ws in workspaces
-        for c in ws.desktops
-    }
-    if not rows:
-        out.note("no computers to watch")
-        return 0
-    title = f"{len(rows)} computers in {len(workspaces)} workspace(s), every {args.interval:g} s"
-    display = _Display(out, rows, title + " (Ctrl-C to stop)")
+    fleet = _Fleet(orgo, workspaces)
+    # No WORKSPACE: every workspace, those created later included (one GET /workspaces).
+    ids = [ws.id for ws in workspaces] if args.workspaces else None
+    where = f"in {len(workspaces)} workspace(s)" if ids is not None else "in every workspace"
+    display = _Display(out, fleet, f"{where}, every {args.interval:g} s (Ctrl-C to stop)")
+    if not fleet.rows:
+        out.note("no computers yet: watching for new ones (Ctrl-C to stop)")
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -152,9 +201,9 @@ async def _watch(orgo: AsyncOrgo, args: argparse.Namespace, out: Output) -> int:
     try:
         with display.live or contextlib.nullcontext():
             async with orgo.computers.watch(
-                list(rows), interval=args.interval, concurrency=args.concurrency
+                workspace_id=ids, interval=args.interval, concurrency=args.concurrency
             ) as changes:
-                await _follow(changes, rows, display, stop)
+                await _follow(changes, fleet, display, stop)
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
@@ -162,7 +211,7 @@ async def _watch(orgo: AsyncOrgo, args: argparse.Namespace, out: Output) -> int:
 
 
 async def _follow(
-    changes: Any, rows: dict[str, _Row], display: _Display, stop: asyncio.Event
+    changes: Watch[Computer], fleet: _Fleet, display: _Display, stop: asyncio.Event
 ) -> None:
     stopped = asyncio.ensure_future(stop.wait())
     try:
@@ -174,9 +223,13 @@ async def _follow(
                 await asyncio.gather(step, return_exceptions=True)
                 return
             change = step.result()
-            row = rows[change.id]
-            known = row.status
-            if _apply(row, change):
+            if change.error is not None:
+                where, text = await fleet.failed(change)
+                display.failed(change.id, where, text)
+                continue
+            known = fleet.rows[change.id].status if change.id in fleet.rows else None
+            row = await fleet.apply(change)
+            if row is not None:
                 display.changed(row, known)
     finally:
         stopped.cancel()

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import TYPE_CHECKING
 
-from ._common import CLIError, leaf, run_handler
+from ._common import confirm, leaf, run_handler
+from ._computers import COLUMNS as COMPUTER_COLUMNS
 from ._output import Column, Output
 
 if TYPE_CHECKING:
     from .. import AsyncOrgo, Workspace
 
-__all__ = ["COLUMNS", "add_arguments", "confirm", "run"]
+__all__ = ["COLUMNS", "add_arguments", "run"]
 
 COLUMNS = (
     Column("ID", "id", style="cyan"),
@@ -42,8 +42,6 @@ def _show(out: Output, ws: Workspace) -> None:
     if out.json:
         out.print_json(ws)
         return
-    from ._computers import COLUMNS as COMPUTER_COLUMNS
-
     out.record(ws, skip=("desktops",))
     out.table(ws.desktops, COMPUTER_COLUMNS, empty="(no computers)")
 
@@ -73,17 +71,6 @@ async def _create(orgo: AsyncOrgo, args: argparse.Namespace, out: Output) -> int
     else:
         out.table([ws], COLUMNS[:3], empty="")
     return 0
-
-
-def confirm(question: str, yes: bool) -> None:
-    """Ask ``question`` on a terminal; without one, only ``--yes`` lets it through."""
-    if yes:
-        return
-    if not sys.stdin.isatty():
-        raise CLIError("refusing to delete without --yes (stdin is not a terminal)")
-    answer = input(f"{question} [y/N] ").strip().lower()
-    if answer not in ("y", "yes"):
-        raise CLIError("cancelled", exit_code=1)
 
 
 async def _delete(orgo: AsyncOrgo, args: argparse.Namespace, out: Output) -> int:

@@ -64,7 +64,8 @@ class Channel:
     name: ClassVar[str]
     #: Whether a dropped connection may be replaced by a new one (audio, events, vnc).
     resumable: ClassVar[bool] = False
-    #: ``compression`` argument of websockets' connect (``None``: no permessage-deflate).
+    #: ``compression`` argument of websockets' connect (``None``: no permessage-deflate);
+    #: the default of the channel kind, which :meth:`_offer_compression` can override.
     compression: ClassVar[str | None] = None
     #: JSON ``ping``/``pong`` heartbeat (terminal, audio, events) vs WebSocket pings (vnc).
     json_heartbeat: ClassVar[bool] = True
@@ -87,6 +88,12 @@ class Channel:
         # Without a JSON heartbeat, data arriving is what proves the connection healthy.
         self._data_is_health = not self.json_heartbeat or options.heartbeat_interval is None
         self.unknown_messages: deque[Unknown] = deque(maxlen=32)
+        self._compression = self.compression
+
+    def _offer_compression(self, offer: bool | None) -> None:
+        """Whether this channel offers permessage-deflate (``None``: its kind's default)."""
+        if offer is not None:
+            self._compression = "deflate" if offer else None
 
     # -- hooks ---------------------------------------------------------------------------
 
@@ -246,7 +253,7 @@ class Channel:
         """Keyword arguments of websockets' ``connect`` for this channel (no TLS yet)."""
         opts = self._options
         kwargs: dict[str, Any] = {
-            "compression": self.compression,
+            "compression": self._compression,
             "max_size": self._max_size(),
             "open_timeout": opts.open_timeout,
             "close_timeout": opts.close_timeout,

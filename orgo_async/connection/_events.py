@@ -56,8 +56,10 @@ class Events(BufferedChannel[AnyEvent, None]):
         *,
         event_types: Iterable[str],
         buffer: int,
+        compression: bool | None = None,
     ) -> None:
         super().__init__(credentials, options, buffer=buffer, drop_oldest=True, eof=None)
+        self._offer_compression(compression)
         if isinstance(event_types, str):
             raise TypeError("event_types must be a list of str, not a str")
         types = list(event_types)

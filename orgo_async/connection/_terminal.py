@@ -88,9 +88,11 @@ class Terminal(BufferedChannel[str, str]):
         cols: int,
         rows: int,
         buffer: int,
+        compression: bool | None = None,
     ) -> None:
         terminal.check_size(cols, rows)
         super().__init__(credentials, options, buffer=buffer, drop_oldest=False, eof="")
+        self._offer_compression(compression)
         self.cols = cols
         self.rows = rows
         self.exit_code: int | None = None

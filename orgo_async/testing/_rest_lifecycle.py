@@ -141,7 +141,7 @@ class LifecycleRoutes:
     async def delete_workspace(self, request: web.Request) -> web.Response:
         ws = find_workspace(self.fake, request, request.match_info["id"])
         for c in [c for c in self.fake.world.computers.values() if c.workspace_id == ws.id]:
-            self._remove(c)
+            self.remove_computer(c)
         del self.fake.world.workspaces[ws.id]
         return json_response({"success": True})
 
@@ -231,12 +231,13 @@ class LifecycleRoutes:
     async def get_computer(self, request: web.Request) -> web.Response:
         return json_response(computer_json(self.fake, find_computer(self.fake, request)))
 
-    def _remove(self, c: FakeComputer) -> None:
+    def remove_computer(self, c: FakeComputer) -> None:
+        """Delete ``c`` (a computer or a template preview)."""
         c.set_status("deleting")  # open WebSockets close
         self.fake.world.computers.pop(c.id, None)
 
     async def delete_computer(self, request: web.Request) -> web.Response:
-        self._remove(find_computer(self.fake, request))
+        self.remove_computer(find_computer(self.fake, request))
         return json_response({"success": True})
 
     async def vnc_password(self, request: web.Request) -> web.Response:

@@ -2,7 +2,9 @@
 
 Lookups apply the caller's key: another account's workspace or computer is a 404
 ("404 = not found or no access"), and a workspace-scoped key gets the documented 403
-``workspace_scope_mismatch`` body for anything outside its workspace.
+``workspace_scope_mismatch`` body for anything outside its workspace. A template preview
+(``POST /templates/run``) is in no workspace (so no listing shows it) and belongs to the
+account whose key started it: other accounts get the same 404.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ __all__ = [
     "computer_json",
     "find_computer",
     "find_workspace",
+    "preview_workspace",
     "require_running",
     "scope_error",
     "visible_computer",
@@ -111,11 +114,30 @@ def find_computer(
     return visible_computer(fake, request[API_KEY], fake.world.computers.get(cid))
 
 
+_PREVIEW = "preview:"
+
+
+def preview_workspace(user_id: str) -> str:
+    """The ``workspace_id`` of a preview started by ``user_id``'s key: a workspace that
+    does not exist (previews stay out of listings) and names the owner."""
+    return _PREVIEW + user_id
+
+
+def _owner(fake: Emulator, c: FakeComputer) -> str:
+    """The account a computer belongs to: its workspace's, a preview's starter, or (a
+    computer seeded into no workspace) the emulator's own account."""
+    ws = fake.world.workspaces.get(c.workspace_id)
+    if ws is not None:
+        return ws.user_id
+    if c.workspace_id.startswith(_PREVIEW):
+        return c.workspace_id[len(_PREVIEW) :]
+    return fake.world.user_id
+
+
 def visible_computer(fake: Emulator, key: ApiKey, c: FakeComputer | None) -> FakeComputer:
-    """``c`` if ``key`` may see it: 404 when missing or another account's, 403 when a
-    scoped key points outside its workspace."""
-    ws = fake.world.workspaces.get(c.workspace_id) if c else None
-    if c is None or (ws is not None and ws.user_id != key.user_id):
+    """``c`` if ``key`` may see it: 404 when missing or another account's (previews
+    included), 403 when a scoped key points outside its workspace."""
+    if c is None or _owner(fake, c) != key.user_id:
         raise ApiError(404, "Computer not found")
     if key.workspace_id is not None and key.workspace_id != c.workspace_id:
         raise scope_error(key, c.workspace_id)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 from typing import Any
 
 import msgspec
@@ -26,7 +27,7 @@ from aiohttp import web
 
 from ._rest_body import check_fields, read_body, str_field
 from ._rest_http import API_KEY, ApiError, Emulator, bad, json_response
-from ._rest_objects import find_workspace
+from ._rest_objects import find_workspace, preview_workspace
 from ._state import FakeComputer, new_uuid
 from ._state_templates import BuildRecord, TemplateVersionRecord
 from ._template_rules import CPUS, RAM_GB, TOP_LEVEL, digest_of, normalize, validate
@@ -78,11 +79,13 @@ def launch_hardware(fake: Emulator, user_id: str, ref: str) -> dict[str, Any]:
 
 class TemplatesApi:
     """Route handlers of templates, their builds and previews, and the legacy build API,
-    for one emulator."""
+    for one emulator. ``remove_computer`` is the lifecycle's delete (stopping a preview
+    deletes its computer the same way)."""
 
-    def __init__(self, fake: Emulator) -> None:
+    def __init__(self, fake: Emulator, remove_computer: Callable[[FakeComputer], None]) -> None:
         self.fake = fake
         self.registry = fake.templates
+        self.remove_computer = remove_computer
 
     def _version(self, request: web.Request) -> TemplateVersionRecord:
         record = self.registry.visible(_ref(request), request[API_KEY].user_id)
@@ -294,7 +297,7 @@ class TemplatesApi:
         c = FakeComputer(
             id=new_uuid(),
             name=f"preview-{record.name}",
-            workspace_id=f"preview:{key.user_id}",  # in no workspace: hidden from listings
+            workspace_id=preview_workspace(key.user_id),  # no such workspace: in no listing
             status="running",
             cpu=hw.get("cpu", 1),
             ram=hw.get("ram_gb", 4),
@@ -320,11 +323,10 @@ class TemplatesApi:
             bad("id is required")
         cid = self.registry.runs.get(desktop_id)
         c = self.fake.world.computers.get(cid) if cid else None
-        if c is None or c.workspace_id != f"preview:{request[API_KEY].user_id}":
+        if c is None or c.workspace_id != preview_workspace(request[API_KEY].user_id):
             bad("Preview not found", 404)
         del self.registry.runs[desktop_id]
-        c.set_status("deleting")
-        self.fake.world.computers.pop(c.id, None)
+        self.remove_computer(c)
         return json_response({"success": True})
 
     # legacy builds ---------------------------------------------------------------------

@@ -43,7 +43,7 @@ def route_table(
     ``agent`` serves ``/ws/prompt``."""
     life = LifecycleRoutes(fake)
     files = FilesApi(fake)
-    tpl = TemplatesApi(fake)
+    tpl = TemplatesApi(fake, life.remove_computer)
     chat = ChatApi(fake, desk)
     cid = "/api/computers/{id}"
     routes: list[tuple[str, str, Handler]] = []

@@ -78,6 +78,7 @@ async def relay_terminal(
     buffer: int = 64,
     max_message: int = 1 << 20,
     stats: RelayResult | None = None,
+    upstream_compression: bool | None = False,
 ) -> RelayResult:
     """Relay ``websocket`` (the browser) to the computer's terminal until either side ends.
 
@@ -100,6 +101,13 @@ async def relay_terminal(
         max_message: the largest browser message accepted, in characters.
         stats: a :class:`RelayResult` to fill in as the session runs (counts are live),
             for metrics; by default a new one.
+        upstream_compression: whether the relay offers permessage-deflate to Orgo
+            (``compression`` of :meth:`Connection.terminal
+            <orgo_async.Connection.terminal>`). Off by default: a relay usually runs
+            close to Orgo (the same cloud region), where bytes are cheap and zlib costs
+            CPU at both ends of every session. Pass ``True`` (or ``None``, the SDK's
+            default) when the relay reaches Orgo over the internet. The browser side is
+            the ASGI server's business (e.g. uvicorn's ``ws_per_message_deflate``).
 
     Returns a :class:`RelayResult` (close code, counts). When the computer restarts (its
     password rotates) the shell is gone: the relay fetches the new password and closes
@@ -113,7 +121,10 @@ async def relay_terminal(
         registry.add(task)
     try:
         if await sock.accept():
-            await _session(sock, connection, result, cols, rows, buffer, max_message)
+            size = (cols, rows)
+            await _session(
+                sock, connection, result, size, buffer, max_message, upstream_compression
+            )
     except asyncio.CancelledError:
         result.code = int(CloseCode.GOING_AWAY)
         await sock.close(CloseCode.GOING_AWAY, "server shutting down")
@@ -145,15 +156,15 @@ async def _session(
     sock: BrowserSocket,
     source: Connection | Callable[[], Awaitable[Connection]],
     result: RelayResult,
-    cols: int | None,
-    rows: int | None,
+    size: tuple[int | None, int | None],
     buffer: int,
     max_message: int,
+    compression: bool | None,
 ) -> None:
     try:
         conn = await open_connection(source)
-        c, r = _size(sock, cols, rows)
-        term = conn.terminal(c, r, buffer=buffer)
+        c, r = _size(sock, *size)
+        term = conn.terminal(c, r, buffer=buffer, compression=compression)
         await term.open()
     except OrgoError as e:
         result.error = e

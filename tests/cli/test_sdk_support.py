@@ -1,11 +1,9 @@
-"""What the command and the MCP server needed from the SDK, and what they must not cost it:
-``wait_until(on_poll=)``, ``orgo_async.as_dict``, and an ``import orgo_async`` that loads
-neither ``rich`` nor ``mcp``; plus the progress display of a wait, on a real terminal."""
+"""What the command and the MCP server needed from the SDK: ``wait_until(on_poll=)`` and
+``orgo_async.as_dict``; plus the progress display of a wait, on a real terminal. (That
+``import orgo_async`` loads neither ``rich`` nor ``mcp`` is in tests/test_layering.py.)"""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 from orgo_async import Computer, Workspace, as_dict
@@ -41,16 +39,6 @@ def test_as_dict_has_every_field_and_no_secret() -> None:
     assert list(inner) == [f for f in Computer.__struct_fields__ if f != "vnc_password"]
     assert inner["name"] is None  # present although unknown: stable keys
     assert as_dict(ws, secrets=True)["desktops"][0]["vnc_password"] == "pw-123456"
-
-
-def test_importing_the_sdk_loads_neither_rich_nor_mcp() -> None:
-    code = (
-        "import sys, orgo_async, orgo_async._client\n"
-        "from orgo_async import AsyncOrgo, as_dict\n"
-        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('rich', 'mcp')))\n"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "[]"
 
 
 @needs_tmux

@@ -380,6 +380,37 @@ async def test_compression_per_channel(desktop: Desktop) -> None:
     assert all(s.user_agent.startswith("orgo-async/") for s in desktop.seen)
 
 
+async def test_compression_is_a_per_channel_choice(desktop: Desktop) -> None:
+    """``compression=`` of terminal() and events() reaches the handshake: False offers no
+    permessage-deflate, True offers it (as the default does), and the channel works
+    either way (the server took the offer: its answer names the extension)."""
+    answered: list[tuple[str, str]] = []
+
+    async def idle(ws: ServerConnection, query: dict[str, str]) -> None:
+        assert ws.response is not None
+        channel: str = ws.seen.channel  # type: ignore[attr-defined]
+        answered.append((channel, ws.response.headers.get("Sec-WebSocket-Extensions", "")))
+        await answer_pings(ws)
+
+    desktop.handlers["terminal"] = desktop.handlers["events"] = idle
+    conn = desktop.connection()
+    for offer in (False, True, None):
+        async with conn.terminal(compression=offer) as term, conn.events(compression=offer):
+            await term.send("x")  # a frame through whatever was negotiated
+    offered = [(s.channel, "permessage-deflate" in s.extensions) for s in desktop.seen]
+    assert offered == [
+        ("terminal", False),
+        ("events", False),
+        ("terminal", True),
+        ("events", True),
+        ("terminal", True),
+        ("events", True),
+    ]
+    assert [("permessage-deflate" in ext) for _, ext in answered] == [False, False] + [True] * 4
+    inputs = [f for s in desktop.of("terminal") for f in s.frames if f.get("type") == "input"]
+    assert inputs == [{"type": "input", "data": "x"}] * 3
+
+
 async def test_proxy_get_is_retried_by_the_pipeline(
     desktop: Desktop, api: tuple[Api, AsyncOrgo]
 ) -> None:

@@ -315,3 +315,93 @@ async def test_agent_socket_raw(fake: FakeOrgo, running: dict[str, Any]) -> None
     }
     assert frames[-1]["data"]["success"] is True and frames[-1]["data"]["iterations"] == 3
     assert fake.computer(running["id"]).action_names() == ["screenshot", "key", "screenshot"]
+
+
+# -- template previews belong to the account that started them ---------------------------
+
+
+async def _agent_first_frame(fake: FakeOrgo, key: str, computer_id: str) -> dict[str, Any]:
+    """The first frame the hosted-agent socket answers a start for ``computer_id``."""
+    async with (
+        aiohttp.ClientSession() as s,
+        s.ws_connect(fake.agent_url, params={"token": key}) as ws,
+    ):
+        config = {"computer_id": computer_id, "instruction": "press Enter"}
+        await ws.send_str(json.dumps({"type": "start", "config": config}))
+        frame: dict[str, Any] = json.loads((await ws.receive(timeout=10)).data)
+        return frame
+
+
+async def test_a_preview_is_invisible_to_other_accounts(http: Http, fake: FakeOrgo) -> None:
+    status, run = await http.call(
+        "POST", "/templates/run", json={"ref": "system/claude-code@1.0.0"}
+    )
+    assert status == 200, run
+    pid = run["id"]
+    other = fake.add_key(user_id="another-account")
+    # The owner reaches it like any computer ...
+    assert (await http.call("GET", f"/computers/{pid}"))[0] == 200
+    assert (await http.call("POST", f"/computers/{pid}/key", json={"key": "Enter"}))[0] == 200
+    # ... another account's key gets the 404 of a computer that does not exist.
+    for method, path, body in [
+        ("GET", f"/computers/{pid}", None),
+        ("GET", f"/computers/{pid}/vnc-password", None),
+        ("POST", f"/computers/{pid}/click", {"x": 1, "y": 1}),
+        ("POST", f"/computers/{pid}/bash", {"command": "id"}),
+        ("GET", f"/computers/{pid}/screenshot", None),
+        ("DELETE", f"/computers/{pid}", None),
+    ]:
+        status, answer = await http.call(method, path, json=body, key=other)
+        assert (status, answer["error"]) == (404, "Computer not found"), (method, path)
+    status, _ = await http.call(
+        "DELETE", "/templates/run", params={"id": run["desktop_id"]}, key=other
+    )
+    assert status == 404
+    assert fake.computer(pid).action_names() == ["key"]  # nothing of theirs went through
+    # The hosted agent uses the same rule: it refuses the other key, runs for the owner.
+    refused = await _agent_first_frame(fake, other, pid)
+    assert refused == {"type": "error", "data": "Computer not found"}
+    started = await _agent_first_frame(fake, fake.api_key, pid)
+    assert started["type"] != "error", started
+    # And stopping the preview deletes its computer as DELETE /computers/{id} would.
+    status, _ = await http.call("DELETE", "/templates/run", params={"id": run["desktop_id"]})
+    assert status == 200
+    assert (await http.call("GET", f"/computers/{pid}"))[0] == 404
+
+
+async def _close_code_when_removed(fake: FakeOrgo, computer_id: str, remove: Any) -> int | None:
+    """The close code an open terminal socket of ``computer_id`` gets from ``remove()``."""
+    c = fake.computer(computer_id)
+    url = f"{fake.origin}/desktops/{c.instance_id}/ws/terminal"
+    async with (
+        aiohttp.ClientSession() as s,
+        s.ws_connect(url, params={"token": c.vnc_password}) as ws,
+    ):
+        await remove()
+        while (await ws.receive(timeout=10)).type not in (
+            aiohttp.WSMsgType.CLOSE,
+            aiohttp.WSMsgType.CLOSED,
+        ):
+            pass
+        return ws.close_code
+
+
+async def test_stopping_a_preview_deletes_it_as_a_delete_would(
+    http: Http, fake: FakeOrgo, running: dict[str, Any]
+) -> None:
+    _, run = await http.call("POST", "/templates/run", json={"ref": "system/claude-code@1.0.0"})
+    seen: list[str] = []
+    fake.computer(run["id"]).on_status.append(seen.append)
+
+    async def stop_preview() -> None:
+        status, _ = await http.call("DELETE", "/templates/run", params={"id": run["desktop_id"]})
+        assert status == 200
+
+    async def delete_computer() -> None:
+        assert (await http.call("DELETE", f"/computers/{running['id']}"))[0] == 200
+
+    preview_code = await _close_code_when_removed(fake, run["id"], stop_preview)
+    deleted_code = await _close_code_when_removed(fake, running["id"], delete_computer)
+    assert preview_code == deleted_code == 1001  # the same going-away close
+    assert seen == ["deleting"]
+    assert (await http.call("GET", f"/computers/{run['id']}"))[0] == 404

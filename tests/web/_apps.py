@@ -38,6 +38,7 @@ def build_app(
     probe: Probe | None = None,
     cancel_on_disconnect: bool = True,
     ws_origin: str | None = None,
+    terminal_options: dict[str, Any] | None = None,
     **client_options: Any,
 ) -> FastAPI:
     probe = probe if probe is not None else Probe()
@@ -85,7 +86,9 @@ def build_app(
     async def terminal(websocket: WebSocket, computer_id: str, orgo: OrgoDep) -> None:
         stats = RelayResult("terminal")
         probe.relays.append(stats)
-        await relay_terminal(websocket, lambda: connect(orgo, computer_id), stats=stats)
+        await relay_terminal(
+            websocket, lambda: connect(orgo, computer_id), stats=stats, **(terminal_options or {})
+        )
 
     @app.websocket("/computers/{computer_id}/vnc")
     async def vnc(websocket: WebSocket, computer_id: str, orgo: OrgoDep) -> None:

@@ -90,6 +90,26 @@ async def test_command_output_reaches_the_browser(env: Env) -> None:
     assert env.probe.relays[0].to_browser > 0 and env.probe.relays[0].from_browser > 0
 
 
+async def test_upstream_compression_is_off_by_default_and_can_be_turned_on(
+    fake_orgo: FakeOrgo,
+) -> None:
+    # What the emulator saw in the relay's handshake towards it, for each setting.
+    c = fake_orgo.add_computer(fake_orgo.add_workspace("w").id, "agent")
+    offered: list[bool] = []
+    for options in ({}, {"upstream_compression": True}, {"upstream_compression": False}):
+        app = build_app(fake_orgo.api_key, fake_orgo.base_url, terminal_options=options)
+        async with (
+            UvicornServer(app) as srv,
+            websockets.connect(f"{srv.ws_url}/computers/{c.id}/terminal") as ws,
+        ):
+            await ws.send(typed("echo z-$((2*3))\r"))
+            await read_until(ws, r"z-6")  # the shell works through either
+        handshake = [r for r in fake_orgo.requests if r.path.endswith("/ws/terminal")][-1]
+        headers = {k.lower(): v for k, v in handshake.headers.items()}
+        offered.append("permessage-deflate" in headers.get("sec-websocket-extensions", ""))
+    assert offered == [False, True, False]
+
+
 async def test_size_from_the_query_and_resize(env: Env) -> None:
     async with env.connect(query="?cols=91&rows=33") as ws:
         await ws.send(typed("stty size\r"))
