@@ -118,7 +118,7 @@ def _serve_relay(port: int) -> None:
     # RELAY_UPSTREAM_COMPRESSION=1 / 0: offer permessage-deflate to the emulator or not
     # (unset: relay_terminal's default), to compare both in two runs.
     flag = os.environ.get("RELAY_UPSTREAM_COMPRESSION")
-    terminal_options = {} if flag is None else {"upstream_compression": flag == "1"}
+    terminal_options: dict[str, Any] = {} if flag is None else {"upstream_compression": flag == "1"}
 
     @contextlib.asynccontextmanager
     async def profiled(app: Any) -> AsyncIterator[None]:

@@ -27,6 +27,11 @@ wrong: never an exception out of :meth:`ComputerUseTools.run`, never a silent su
 
 ``anthropic`` is needed only by :func:`run_claude` and
 :meth:`ComputerUseTools.runner_tools` (``pip install "orgo-async[anthropic]"``).
+
+About 520 lines, kept in one module on purpose: the tool specs of both versions, the
+table from each model action to the desktop, and the loop that feeds the results back
+are one contract with the Messages API and read best together (the request fast path
+is in :mod:`._messages`, the desktop in :mod:`._desktop`).
 """
 
 from __future__ import annotations
