@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +34,7 @@ from orgo_async import (
     WaitTimeoutError,
     Workspace,
 )
-from orgo_async.testing import FakeOrgo, Timings
+from orgo_async.testing import FakeOrgo
 
 DOC: dict[str, Any] = {
     "api_version": "orgo.ai/v1",
@@ -47,17 +47,11 @@ DOC: dict[str, Any] = {
 
 
 @pytest.fixture
-async def fake() -> AsyncIterator[FakeOrgo]:
-    async with FakeOrgo(timings=Timings.instant()) as f:
-        f.templates.step_delay = 0.005
-        f.templates.keepalive = 0.05
-        yield f
-
-
-@pytest.fixture
-async def orgo(fake: FakeOrgo) -> AsyncIterator[AsyncOrgo]:
-    async with fake.client(max_retries=0) as client:
-        yield client
+def fake(fake: FakeOrgo) -> FakeOrgo:
+    """The conftest's emulator, with template builds fast enough to watch to the end."""
+    fake.templates.step_delay = 0.005
+    fake.templates.keepalive = 0.05
+    return fake
 
 
 async def _eventually(predicate: Callable[[], bool], timeout: float = 5.0) -> None:
