@@ -1,4 +1,5 @@
-"""Shared fixtures: a recording HTTP server on loopback for exact-request tests."""
+"""Shared fixtures: a recording HTTP server on loopback for exact-request tests, and
+:func:`listen` for every test's own aiohttp server."""
 
 from __future__ import annotations
 
@@ -37,6 +38,20 @@ def _patch_aioresponses_for_aiohttp_314() -> None:
 
 
 _patch_aioresponses_for_aiohttp_314()
+
+
+async def listen(runner: web.AppRunner, host: str = "127.0.0.1", **site: Any) -> int:
+    """Set ``runner`` up and serve it on a free port of ``host``; returns the port.
+
+    ``site`` goes to :class:`aiohttp.web.TCPSite` (e.g. ``ssl_context``). The caller
+    cleans the runner up.
+    """
+    await runner.setup()
+    tcp = web.TCPSite(runner, host, 0, **site)
+    await tcp.start()
+    # aiohttp does not expose the bound port of a port-0 site but through its server.
+    port: int = tcp._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    return port
 
 
 @dataclass
@@ -140,10 +155,7 @@ class RecordingServer:
         app = web.Application()
         app.router.add_route("*", "/{tail:.*}", self._handle)
         self._runner = web.AppRunner(app)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        port = await listen(self._runner)
         self.origin = f"http://127.0.0.1:{port}"
         self.base_url = self.origin + "/api"
 

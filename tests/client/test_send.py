@@ -29,7 +29,7 @@ from orgo_async._transport import (
     TransportFailure,
     send_once,
 )
-from tests.conftest import API_KEY, RecordingServer
+from tests.conftest import API_KEY, RecordingServer, listen
 
 CID = "a3bb189e-8bf9-3888-9912-ace4e6543002"
 
@@ -158,10 +158,7 @@ async def tls_server() -> AsyncIterator[tuple[str, trustme.CA]]:
     app = web.Application()
     app.router.add_get("/api/computers/{id}", handler)
     runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=server_ctx)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    port = await listen(runner, ssl_context=server_ctx)
     try:
         yield f"https://127.0.0.1:{port}/api", ca
     finally:

@@ -27,7 +27,7 @@ from orgo_async import (
     ServiceUnavailableError,
 )
 from orgo_async._resources.files import MAX_UPLOAD_BYTES
-from tests.conftest import API_KEY, RecordingServer
+from tests.conftest import API_KEY, RecordingServer, listen
 
 WSID = "550e8400-e29b-41d4-a716-446655440000"
 FILE_JSON = b'{"file": {"id": "f1", "filename": "x", "size_bytes": 1}}'
@@ -75,10 +75,7 @@ async def upload_server() -> AsyncIterator[UploadServer]:
     app = web.Application(client_max_size=0)
     app.router.add_post("/api/files/upload", handler)
     runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    port = await listen(runner)
     state.base_url = f"http://127.0.0.1:{port}/api"
     try:
         yield state
@@ -272,10 +269,7 @@ async def sse_server() -> AsyncIterator[SSEServer]:
     app.router.add_get(base.replace("/t/", "/cut/"), truncated)
     app.router.add_get(base.replace("/t/", "/bad/"), garbage)
     runner = web.AppRunner(app, shutdown_timeout=0.5)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    port = await listen(runner)
     state.base_url = f"http://127.0.0.1:{port}/api"
     try:
         yield state

@@ -26,6 +26,7 @@ from orgo_async import (
     WebSocketError,
 )
 from orgo_async._protocol.close_codes import ReconnectPolicy
+from tests.conftest import listen
 
 from .conftest import Desktop, answer_pings
 
@@ -260,10 +261,7 @@ class Api:
 async def api(desktop: Desktop) -> AsyncIterator[tuple[Api, AsyncOrgo]]:
     server = Api(desktop)
     runner = web.AppRunner(server.app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    port = await listen(runner)
     client = AsyncOrgo(api_key=API_KEY, base_url=f"http://127.0.0.1:{port}/api", max_retries=2)
     try:
         yield server, client

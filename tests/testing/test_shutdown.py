@@ -22,6 +22,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from orgo_async.testing import FakeOrgo
+from tests.conftest import listen
 
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="the emulator's PTY is POSIX only")
 
@@ -134,10 +135,7 @@ async def test_close_with_a_websocket_only_app_is_prompt() -> None:
     app = web.Application()
     add_websocket_routes(app, fake)
     runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    port = await listen(runner)
     base = f"ws://127.0.0.1:{port}/desktops/{c.instance_id}/ws/"
     async with contextlib.AsyncExitStack() as stack:
         socks = [

@@ -13,6 +13,8 @@ from typing import Any
 import pytest
 from websockets.exceptions import ConnectionClosed
 
+from tests.conftest import listen
+
 from .conftest import Harness, close_code, recv_json
 
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="the emulator's PTY is POSIX only")
@@ -176,11 +178,8 @@ async def test_remote_client_needs_allow_exec() -> None:
     app = web.Application()
     add_websocket_routes(app, h.fake)
     runner = web.AppRunner(app)
-    await runner.setup()
     try:
-        site = web.TCPSite(runner, addr, 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        port = await listen(runner, addr)
         h.origin = f"ws://{addr}:{port}"
         url = h.url("terminal")
         async with connect(url, open_timeout=10) as ws:
