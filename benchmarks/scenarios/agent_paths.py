@@ -64,7 +64,7 @@ async def _measure(vnc_target: str | None, clicks: int, shots: int, reps: int) -
         x11: Any = None
         try:
             if vnc_target is not None:
-                from tests.agents.x11 import xvfb
+                from tests.x11 import xvfb
 
                 x11 = xvfb(WIDTH, HEIGHT)
                 display = await x11.__aenter__()
