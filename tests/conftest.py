@@ -1,9 +1,10 @@
 """Shared fixtures: a recording HTTP server on loopback for exact-request tests, and
-:func:`listen` for every test's own aiohttp server."""
+:func:`listen` / :func:`serving` for every test's own aiohttp server."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections import defaultdict, deque
 from collections.abc import AsyncIterator
@@ -52,6 +53,18 @@ async def listen(runner: web.AppRunner, host: str = "127.0.0.1", **site: Any) ->
     # aiohttp does not expose the bound port of a port-0 site but through its server.
     port: int = tcp._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
     return port
+
+
+@contextlib.asynccontextmanager
+async def serving(
+    runner: web.AppRunner, host: str = "127.0.0.1", **site: Any
+) -> AsyncIterator[int]:
+    """:func:`listen` for the ``async with`` block (yields the port), then clean the
+    runner up."""
+    try:
+        yield await listen(runner, host, **site)
+    finally:
+        await runner.cleanup()
 
 
 @dataclass

@@ -29,7 +29,7 @@ from orgo_async._transport import (
     TransportFailure,
     send_once,
 )
-from tests.conftest import API_KEY, RecordingServer, listen
+from tests.conftest import API_KEY, RecordingServer, serving
 
 CID = "a3bb189e-8bf9-3888-9912-ace4e6543002"
 
@@ -158,11 +158,8 @@ async def tls_server() -> AsyncIterator[tuple[str, trustme.CA]]:
     app = web.Application()
     app.router.add_get("/api/computers/{id}", handler)
     runner = web.AppRunner(app)
-    port = await listen(runner, ssl_context=server_ctx)
-    try:
+    async with serving(runner, ssl_context=server_ctx) as port:
         yield f"https://127.0.0.1:{port}/api", ca
-    finally:
-        await runner.cleanup()
 
 
 async def test_untrusted_certificate_is_tls_and_never_retried(

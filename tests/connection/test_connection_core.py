@@ -26,7 +26,7 @@ from orgo_async import (
     WebSocketError,
 )
 from orgo_async._protocol.close_codes import ReconnectPolicy
-from tests.conftest import listen
+from tests.conftest import serving
 
 from .conftest import Desktop, answer_pings
 
@@ -257,14 +257,10 @@ class Api:
 @pytest.fixture
 async def api(desktop: Desktop) -> AsyncIterator[tuple[Api, AsyncOrgo]]:
     server = Api(desktop)
-    runner = web.AppRunner(server.app)
-    port = await listen(runner)
-    client = AsyncOrgo(api_key=API_KEY, base_url=f"http://127.0.0.1:{port}/api", max_retries=2)
-    try:
-        yield server, client
-    finally:
-        await client.close()
-        await runner.cleanup()
+    async with serving(web.AppRunner(server.app)) as port:
+        base_url = f"http://127.0.0.1:{port}/api"
+        async with AsyncOrgo(api_key=API_KEY, base_url=base_url, max_retries=2) as client:
+            yield server, client
 
 
 async def test_client_refreshes_the_token(desktop: Desktop, api: tuple[Api, AsyncOrgo]) -> None:

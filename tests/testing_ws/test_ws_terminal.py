@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from websockets.exceptions import ConnectionClosed
 
-from tests.conftest import listen
+from tests.conftest import serving
 
 from .conftest import Harness, close_code, recv_json
 
@@ -177,9 +177,7 @@ async def test_remote_client_needs_allow_exec() -> None:
     h.fake.allow_exec = False
     app = web.Application()
     add_websocket_routes(app, h.fake)
-    runner = web.AppRunner(app)
-    try:
-        port = await listen(runner, addr)
+    async with serving(web.AppRunner(app), addr) as port:
         h.origin = f"ws://{addr}:{port}"
         url = h.url("terminal")
         async with connect(url, open_timeout=10) as ws:
@@ -190,8 +188,6 @@ async def test_remote_client_needs_allow_exec() -> None:
         h.fake.allow_exec = True
         async with connect(url, open_timeout=10) as ws:
             assert "\n42\n" in await _run(ws, "echo $((6*7))")
-    finally:
-        await runner.cleanup()
 
 
 async def test_spawn_failure_closes_4500(harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
