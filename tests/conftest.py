@@ -1,5 +1,6 @@
 """Shared fixtures: a recording HTTP server on loopback for exact-request tests, and
-:func:`listen` / :func:`serving` for every test's own aiohttp server."""
+:func:`listen` / :func:`serving` for every test's own aiohttp server, and
+:func:`eventually` to wait for a condition that something else makes true."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import asyncio
 import contextlib
 import time
 from collections import defaultdict, deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,6 +40,24 @@ def _patch_aioresponses_for_aiohttp_314() -> None:
 
 
 _patch_aioresponses_for_aiohttp_314()
+
+
+async def eventually(
+    predicate: Callable[[], object],
+    timeout: float = 5.0,
+    *,
+    interval: float = 0.01,
+    what: str = "the condition",
+) -> None:
+    """Wait until ``predicate()`` is true, polling every ``interval`` seconds; fail the
+    test (naming ``what``) after ``timeout`` seconds instead of hanging."""
+    try:
+        async with asyncio.timeout(timeout):
+            # Polling on purpose: the conditions live in servers that signal nothing.
+            while not predicate():  # noqa: ASYNC110
+                await asyncio.sleep(interval)
+    except TimeoutError:
+        pytest.fail(f"timed out after {timeout:g} s waiting for {what}")
 
 
 async def listen(runner: web.AppRunner, host: str = "127.0.0.1", **site: Any) -> int:
