@@ -1,11 +1,13 @@
 """Shared fixtures: a recording HTTP server on loopback for exact-request tests, and
 :func:`listen` / :func:`serving` for every test's own aiohttp server, and
-:func:`eventually` to wait for a condition that something else makes true."""
+:func:`eventually` to wait for a condition that something else makes true, and
+whether a process is still there (:func:`pid_exists`, :func:`pid_running`)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import time
 from collections import defaultdict, deque
 from collections.abc import AsyncIterator, Callable
@@ -40,6 +42,27 @@ def _patch_aioresponses_for_aiohttp_314() -> None:
 
 
 _patch_aioresponses_for_aiohttp_314()
+
+
+def pid_exists(pid: int) -> bool:
+    """Whether process ``pid`` is not reaped yet (a zombie still answers ``kill 0``)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def pid_running(pid: int) -> bool:
+    """Whether process ``pid`` runs: it exists and is not a zombie (Linux ``/proc``)."""
+    if not pid_exists(pid):
+        return False
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+    except OSError:
+        return False
+    return stat[stat.rfind(b")") + 2 :].split()[0] != b"Z"
 
 
 async def eventually(

@@ -22,7 +22,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from orgo_async.testing import FakeOrgo
-from tests.conftest import listen
+from tests.conftest import listen, pid_exists
 
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="the emulator's PTY is POSIX only")
 
@@ -59,14 +59,6 @@ async def _shell_pid(ws: ClientConnection) -> int:
             frame = json.loads(await ws.recv())
             seen += frame.get("data", "")
     return int(m.group(1))
-
-
-def _gone(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    return False
 
 
 @pytest.fixture
@@ -121,7 +113,7 @@ async def test_close_with_raw_and_sdk_sockets_open_is_prompt(fake: FakeOrgo) -> 
         codes = {key: await reader for key, reader in readers.items()}
         assert codes == dict.fromkeys(readers, 1001), codes
         # close() returned after the channels were cleaned up: no shell outlives it.
-        assert [pid for pid in [*pids, sdk_pid] if not _gone(pid)] == []
+        assert [pid for pid in [*pids, sdk_pid] if pid_exists(pid)] == []
 
 
 async def test_close_with_a_websocket_only_app_is_prompt() -> None:
@@ -150,7 +142,7 @@ async def test_close_with_a_websocket_only_app_is_prompt() -> None:
         except TimeoutError:
             pytest.fail(f"AppRunner.cleanup() took over {BOUND:g} s with WebSockets open")
         assert [await r for r in readers] == [1001] * len(CHANNELS)
-        assert _gone(pid)
+        assert not pid_exists(pid)
 
 
 async def test_close_with_hosted_agent_sessions_open_is_prompt(fake: FakeOrgo) -> None:

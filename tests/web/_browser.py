@@ -1,12 +1,11 @@
 """What the relay tests check from the browser's side of a socket (a ``websockets``
-client), and whether a shell behind a relay is still alive."""
+client)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import json
-import os
 import re
 from collections.abc import Callable
 
@@ -63,17 +62,3 @@ async def drain(ws: ClientConnection) -> None:
     with contextlib.suppress(websockets.ConnectionClosed):
         async for _ in ws:
             pass
-
-
-def pid_alive(pid: int) -> bool:
-    """Whether process ``pid`` runs (a zombie counts as gone only once reaped)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    # A zombie is gone for our purposes only once reaped; read its state.
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().split(") ", 1)[1][0] != "Z"
-    except OSError:
-        return False

@@ -22,9 +22,10 @@ from fastapi import FastAPI, Request
 from orgo_async import AsyncOrgo
 from orgo_async.testing import FakeOrgo
 from orgo_async.web import OrgoDep, get_orgo, orgo_lifespan
+from tests.conftest import pid_running
 
 from ._apps import Probe, build_app
-from ._browser import closed_with, pid_alive, shell_pid
+from ._browser import closed_with, shell_pid
 from .conftest import TcpCounter, UvicornServer, wait_for
 
 pytestmark = pytest.mark.slow
@@ -76,7 +77,7 @@ async def test_shutdown_closes_client_and_live_relays_without_resource_warnings(
             assert (await http.get("/workspaces")).json() == ["w"]
         browser = await websockets.connect(f"{srv.ws_url}/computers/{c.id}/terminal")
         pid = await shell_pid(browser)
-        assert pid_alive(pid)
+        assert pid_running(pid)
     finally:
         await srv.stop()
     # The relay ended with the app, before the client closed, and its shell is gone.
@@ -85,7 +86,7 @@ async def test_shutdown_closes_client_and_live_relays_without_resource_warnings(
     await browser.close()
     assert probe.relays[0].code in (1001, None)
     assert probe.clients[0].is_closed
-    await wait_for(lambda: not pid_alive(pid), timeout=5)
+    await wait_for(lambda: not pid_running(pid), timeout=5)
     await wait_for(lambda: tcp_counter.live == 0, timeout=5)
     with warnings.catch_warnings():
         warnings.simplefilter("error")

@@ -15,9 +15,10 @@ import websockets
 from websockets.asyncio.client import ClientConnection
 
 from orgo_async.testing import FakeOrgo
+from tests.conftest import pid_running
 
 from ._apps import Probe, build_app
-from ._browser import closed_with, drain, pid_alive, read_until, settled, shell_pid
+from ._browser import closed_with, drain, read_until, settled, shell_pid
 from .conftest import UvicornServer, wait_for
 
 pytestmark = pytest.mark.slow
@@ -160,8 +161,8 @@ async def test_password_rotation_closes_1012_and_the_reconnect_needs_no_password
 async def test_browser_leaving_ends_the_shell(env: Env) -> None:
     async with env.connect() as ws:
         pid = await shell_pid(ws)
-        assert pid_alive(pid)
-    await wait_for(lambda: not pid_alive(pid), timeout=5)
+        assert pid_running(pid)
+    await wait_for(lambda: not pid_running(pid), timeout=5)
     await wait_for(lambda: env.probe.relays[0].browser_code == 1000)
     assert env.probe.relays[0].code is None  # nobody left to tell
 
