@@ -10,6 +10,7 @@ import glob
 import http.client
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -17,6 +18,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 CACHE = ROOT / ".cache"
@@ -53,10 +55,17 @@ def server_stats(port: int) -> dict[str, float]:
 
 
 @contextmanager
-def run_server() -> Iterator[Server]:
-    """Start the server in a separate process; it exits when we close its stdin."""
+def child_server(
+    module: str, *args: str, what: str, timeout: float = 15
+) -> Iterator[tuple[dict[str, Any], int]]:
+    """Run ``python -m module args`` until the ``with`` ends; yields the JSON object it
+    prints on its first stdout line (its addresses) and its pid.
+
+    The child serves until its stdin is closed; it then gets ``timeout`` seconds to exit
+    before it is killed. ``what`` names it in the error when it exits before that line.
+    """
     proc = subprocess.Popen(
-        [sys.executable, "-m", "benchmarks.server"],
+        [sys.executable, "-m", module, *args],
         cwd=ROOT,
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
@@ -66,19 +75,25 @@ def run_server() -> Iterator[Server]:
         assert proc.stdout is not None
         line = proc.stdout.readline()
         if not line:
-            raise RuntimeError("benchmark server did not start")
-        ports = json.loads(line)
-        yield Server(ports["http"], ports["ws"], ports["pid"])
+            raise RuntimeError(f"{what} did not start")
+        yield json.loads(line), proc.pid
     finally:
         assert proc.stdin is not None
         proc.stdin.close()
         try:
-            proc.wait(timeout=10)
+            proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
         if proc.stdout is not None:
             proc.stdout.close()
+
+
+@contextmanager
+def run_server() -> Iterator[Server]:
+    """Start the server in a separate process; it exits when we close its stdin."""
+    with child_server("benchmarks.server", what="benchmark server", timeout=10) as (ports, _):
+        yield Server(ports["http"], ports["ws"], ports["pid"])
 
 
 def find_python312() -> str | None:
@@ -137,6 +152,17 @@ def official_python(log: bool = True) -> str | None:
 
 def median(values: Sequence[float]) -> float:
     return statistics.median(values) if values else float("nan")
+
+
+def p99(values: Sequence[float]) -> float:
+    """The 99th percentile (the largest value when there are fewer than 100)."""
+    return statistics.quantiles(values, n=100)[98] if len(values) >= 100 else max(values)
+
+
+def cpu_seconds() -> float:
+    """User + system CPU seconds of this process so far (all threads)."""
+    ru = resource.getrusage(resource.RUSAGE_SELF)
+    return ru.ru_utime + ru.ru_stime
 
 
 def fmt_ratio(x: float) -> str:

@@ -23,10 +23,11 @@ from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from typing import Any, Generic, TypeVar
 
 from ._http import HTTPPipeline
+from ._protocol.sse import ServerSentEvent, SSEDecoder
 from ._routes import Route
 from ._transport import StreamedResponse
 
-__all__ = ["ResponseStream", "stream"]
+__all__ = ["ResponseStream", "server_sent_events", "stream"]
 
 T = TypeVar("T")
 
@@ -69,6 +70,16 @@ async def stream(
         yield resp
     finally:
         resp.close()
+
+
+async def server_sent_events(resp: StreamedResponse) -> AsyncIterator[ServerSentEvent]:
+    """The events of a ``text/event-stream`` response, each as soon as its blank line
+    arrived (:class:`~orgo_async._protocol.sse.SSEDecoder` over the chunks). A malformed
+    or oversized stream raises :class:`~orgo_async.APIDecodeError` with its status."""
+    decoder = SSEDecoder(status_code=resp.status)
+    async for chunk in resp.iter_any():
+        for event in decoder.feed(chunk):
+            yield event
 
 
 class ResponseStream(Generic[T]):

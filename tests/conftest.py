@@ -1,11 +1,16 @@
-"""Shared fixtures: a recording HTTP server on loopback for exact-request tests."""
+"""Shared fixtures: a recording HTTP server on loopback for exact-request tests, and
+:func:`listen` / :func:`serving` for every test's own aiohttp server, and
+:func:`eventually` to wait for a condition that something else makes true, and
+whether a process is still there (:func:`pid_exists`, :func:`pid_running`)."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 import time
 from collections import defaultdict, deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,6 +42,71 @@ def _patch_aioresponses_for_aiohttp_314() -> None:
 
 
 _patch_aioresponses_for_aiohttp_314()
+
+
+def pid_exists(pid: int) -> bool:
+    """Whether process ``pid`` is not reaped yet (a zombie still answers ``kill 0``)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def pid_running(pid: int) -> bool:
+    """Whether process ``pid`` runs: it exists and is not a zombie (Linux ``/proc``)."""
+    if not pid_exists(pid):
+        return False
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+    except OSError:
+        return False
+    return stat[stat.rfind(b")") + 2 :].split()[0] != b"Z"
+
+
+async def eventually(
+    predicate: Callable[[], object],
+    timeout: float = 5.0,
+    *,
+    interval: float = 0.01,
+    what: str = "the condition",
+) -> None:
+    """Wait until ``predicate()`` is true, polling every ``interval`` seconds; fail the
+    test (naming ``what``) after ``timeout`` seconds instead of hanging."""
+    try:
+        async with asyncio.timeout(timeout):
+            # Polling on purpose: the conditions live in servers that signal nothing.
+            while not predicate():  # noqa: ASYNC110
+                await asyncio.sleep(interval)
+    except TimeoutError:
+        pytest.fail(f"timed out after {timeout:g} s waiting for {what}")
+
+
+async def listen(runner: web.AppRunner, host: str = "127.0.0.1", **site: Any) -> int:
+    """Set ``runner`` up and serve it on a free port of ``host``; returns the port.
+
+    ``site`` goes to :class:`aiohttp.web.TCPSite` (e.g. ``ssl_context``). The caller
+    cleans the runner up.
+    """
+    await runner.setup()
+    tcp = web.TCPSite(runner, host, 0, **site)
+    await tcp.start()
+    # aiohttp does not expose the bound port of a port-0 site but through its server.
+    port: int = tcp._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    return port
+
+
+@contextlib.asynccontextmanager
+async def serving(
+    runner: web.AppRunner, host: str = "127.0.0.1", **site: Any
+) -> AsyncIterator[int]:
+    """:func:`listen` for the ``async with`` block (yields the port), then clean the
+    runner up."""
+    try:
+        yield await listen(runner, host, **site)
+    finally:
+        await runner.cleanup()
 
 
 @dataclass
@@ -140,10 +210,7 @@ class RecordingServer:
         app = web.Application()
         app.router.add_route("*", "/{tail:.*}", self._handle)
         self._runner = web.AppRunner(app)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        port = await listen(self._runner)
         self.origin = f"http://127.0.0.1:{port}"
         self.base_url = self.origin + "/api"
 

@@ -42,7 +42,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .._common import ROOT, fmt_ratio, md_table, median
+from .._common import ROOT, child_server, fmt_ratio, md_table, median
 
 STEPS = 200
 MODEL = "claude-sonnet-4-6"
@@ -171,26 +171,9 @@ class Servers:
 
 @contextlib.contextmanager
 def run_servers(steps: int) -> Iterator[Servers]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "benchmarks.scenarios.agent", "serve", str(steps)],
-        cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline()
-        if not line:
-            raise RuntimeError("the agent benchmark servers did not start")
-        yield Servers(**json.loads(line))
-    finally:
-        assert proc.stdin is not None
-        proc.stdin.close()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        if proc.stdout is not None:
-            proc.stdout.close()
+    what = "the agent benchmark servers"
+    with child_server("benchmarks.scenarios.agent", "serve", str(steps), what=what) as (info, _):
+        yield Servers(**info)
 
 
 # -- the workers -----------------------------------------------------------------------

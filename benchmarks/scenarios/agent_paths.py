@@ -17,13 +17,12 @@ path against a real VNC server. Wall and process CPU per action, medians of ``re
 from __future__ import annotations
 
 import asyncio
-import resource
 import shutil
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from .._common import md_table, median
+from .._common import cpu_seconds, md_table, median
 
 WIDTH, HEIGHT = 1280, 720
 NOTE = (
@@ -34,21 +33,16 @@ NOTE = (
 )
 
 
-def _cpu() -> float:
-    u = resource.getrusage(resource.RUSAGE_SELF)
-    return u.ru_utime + u.ru_stime
-
-
 async def _time(n: int, fn: Callable[[int], Awaitable[Any]], reps: int) -> tuple[float, float]:
     """Median (wall ms, CPU ms) per call of ``fn`` over ``reps`` runs of ``n`` calls."""
     walls, cpus = [], []
     await fn(0)  # warm: connection, session, first frame
     for _ in range(reps):
-        c0, t0 = _cpu(), time.perf_counter()
+        c0, t0 = cpu_seconds(), time.perf_counter()
         for i in range(n):
             await fn(i)
         walls.append((time.perf_counter() - t0) / n * 1000)
-        cpus.append((_cpu() - c0) / n * 1000)
+        cpus.append((cpu_seconds() - c0) / n * 1000)
     return median(walls), median(cpus)
 
 
@@ -64,7 +58,7 @@ async def _measure(vnc_target: str | None, clicks: int, shots: int, reps: int) -
         x11: Any = None
         try:
             if vnc_target is not None:
-                from tests.agents.x11 import xvfb
+                from tests.x11 import xvfb
 
                 x11 = xvfb(WIDTH, HEIGHT)
                 display = await x11.__aenter__()

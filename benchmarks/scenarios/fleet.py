@@ -40,6 +40,7 @@ from .._common import (
     API_KEY,
     ROOT,
     Server,
+    cpu_seconds,
     fmt_ratio,
     md_table,
     median,
@@ -56,11 +57,6 @@ TRACE = False  # --tracemalloc: report the peak traced allocation of the timed r
 
 def make_ids(n: int) -> list[str]:
     return [str(uuid.UUID(int=i + 1)) for i in range(n)]
-
-
-def _cpu() -> float:
-    ru = resource.getrusage(resource.RUSAGE_SELF)
-    return ru.ru_utime + ru.ru_stime
 
 
 # -- the four clients: each returns an async/sync "poll these ids, return #ok" -------------
@@ -184,7 +180,7 @@ def _timed_sync(
     times: list[float] = []
     oks: list[int] = []
     s0 = server_stats(stats_port)
-    cpu0 = _cpu()
+    cpu0 = cpu_seconds()
     for _ in range(reps):
         ids = make_ids(n)
         t0 = time.perf_counter()
@@ -203,7 +199,7 @@ async def _timed_async(
     times: list[float] = []
     oks: list[int] = []
     s0 = server_stats(stats_port)
-    cpu0 = _cpu()
+    cpu0 = cpu_seconds()
     for _ in range(reps):
         ids = make_ids(n)
         t0 = time.perf_counter()
@@ -223,10 +219,10 @@ def _summary(
     return {
         "traced_peak": traced,
         "served_latency": served_latency,
-        "cpu_per_request": (_cpu() - cpu0) / sum(oks) if sum(oks) else float("nan"),
+        "cpu_per_request": (cpu_seconds() - cpu0) / sum(oks) if sum(oks) else float("nan"),
         "times": times,
         "ok": oks,
-        "client_cpu": (_cpu() - cpu0) / total,
+        "client_cpu": (cpu_seconds() - cpu0) / total,
         "server_cpu": (s1["cpu"] - s0["cpu"]) / total,
         "maxrss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
     }

@@ -49,7 +49,7 @@ from fastapi import WebSocket  # the relay app's annotations are resolved at mod
 
 from orgo_async.web import OrgoDep
 
-from .._common import ROOT, fmt_ratio, md_table, median
+from .._common import ROOT, child_server, fmt_ratio, md_table, median, p99
 
 TERMINAL = "terminal"
 VNC = "vnc"
@@ -75,10 +75,6 @@ def _cpu_s(pid: int) -> float:
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def _p99(xs: list[float]) -> float:
-    return statistics.quantiles(xs, n=100)[98] if len(xs) >= 100 else max(xs)
 
 
 # -- the two server processes ---------------------------------------------------------
@@ -164,17 +160,21 @@ class Servers:
 @contextmanager
 def servers(computers: int) -> Iterator[Servers]:
     """The emulator and the relay app, each in its own process."""
-    emu = subprocess.Popen(
-        [sys.executable, "-m", "benchmarks.scenarios.relay", "emulator", str(computers)],
-        cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-    )  # fmt: skip
+    with (
+        child_server(
+            "benchmarks.scenarios.relay", "emulator", str(computers), what="the emulator"
+        ) as (info, emulator_pid),
+        _relay_app(info) as (port, relay_pid),
+    ):
+        yield Servers(info, port, relay_pid, emulator_pid)
+
+
+@contextmanager
+def _relay_app(info: dict[str, Any]) -> Iterator[tuple[int, int]]:
+    """The relay app on a free port, reaching the emulator ``info`` describes; yields its
+    port and pid once it accepts connections."""
     relay: subprocess.Popen[str] | None = None
     try:
-        assert emu.stdout is not None
-        line = emu.stdout.readline()
-        if not line:
-            raise RuntimeError("the emulator did not start")
-        info = json.loads(line)
         port = _free_port()
         env = {**os.environ, "ORGO_API_KEY": info["api_key"], "ORGO_BASE_URL": info["base_url"]}
         relay = subprocess.Popen(
@@ -190,7 +190,7 @@ def servers(computers: int) -> Iterator[Servers]:
                 if relay.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError("the relay app did not start") from None
                 time.sleep(0.05)
-        yield Servers(info, port, relay.pid, emu.pid)
+        yield port, relay.pid
     finally:
         if relay is not None:
             relay.terminate()
@@ -199,15 +199,6 @@ def servers(computers: int) -> Iterator[Servers]:
             except subprocess.TimeoutExpired:
                 relay.kill()
                 relay.wait()
-        assert emu.stdin is not None
-        emu.stdin.close()
-        try:
-            emu.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            emu.kill()
-            emu.wait()
-        if emu.stdout is not None:
-            emu.stdout.close()
 
 
 # -- the clients ------------------------------------------------------------------------
@@ -344,7 +335,7 @@ async def _run_mode(
         "ops_per_s": sessions * ops / elapsed,
         "mb_per_s": sum(byte_counts) / elapsed / 1e6,
         "median_ms": statistics.median(rtts) * 1e3,
-        "p99_ms": _p99(rtts) * 1e3,
+        "p99_ms": p99(rtts) * 1e3,
         "seconds": elapsed,
         "rss_open_kb": rss_open,
         "rss_before_kb": rss_before,

@@ -18,12 +18,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-import statistics
 import time
 from dataclasses import dataclass
 from typing import Any
 
-from .._common import Server, fmt_ratio, md_table, median, server_stats
+from .._common import Server, fmt_ratio, md_table, median, p99, server_stats
 
 TOKEN = "a06db12a8683df96"
 CLOSE_TIMEOUT = 0.5
@@ -55,10 +54,6 @@ def _connection(server: Server) -> Any:
 def _raw_url(server: Server, channel: str, query: str = "") -> str:
     base = server.ws_base().replace("http://", "ws://")
     return f"{base}/ws/{channel}?token={TOKEN}{query}"
-
-
-def _p99(xs: list[float]) -> float:
-    return statistics.quantiles(xs, n=100)[98] if len(xs) >= 100 else max(xs)
 
 
 # -- terminal --------------------------------------------------------------------------
@@ -189,7 +184,7 @@ def run(
     def term(side: str) -> tuple[float, float, float]:
         rtts = [x for r in res[side] for x in r["rtts"]]
         mbps = median([r["bulk_chars"] / r["bulk_seconds"] / 1e6 for r in res[side]])
-        return median(rtts) * 1e6, _p99(rtts) * 1e6, mbps
+        return median(rtts) * 1e6, p99(rtts) * 1e6, mbps
 
     def fps(side: str) -> tuple[float, int]:
         rs = res[side]

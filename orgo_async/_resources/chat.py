@@ -38,11 +38,10 @@ from .._models_chat import (
     ThreadUpdated,
 )
 from .._protocol.chat import CODE_STATUS, DONE, TitleStreamDecoder, TitleStreamError
-from .._protocol.sse import SSEDecoder
 from .._routes import Route, check_id
 from .._secrets import Secret
 from .._status_errors import status_error
-from .._streaming import ResponseStream, stream
+from .._streaming import ResponseStream, server_sent_events, stream
 
 __all__ = ["Chat", "ChatThreads", "MessageInput"]
 
@@ -218,12 +217,10 @@ class Chat:
             read_timeout=idle_timeout,
             accept="text/event-stream",
         ) as resp:
-            decoder = SSEDecoder(status_code=resp.status)
-            async for data in resp.iter_any():
-                for sse in decoder.feed(data):
-                    if sse.data.strip() == DONE:
-                        return
-                    yield self._chunk(sse.data, resp.status, path)
+            async for sse in server_sent_events(resp):
+                if sse.data.strip() == DONE:
+                    return
+                yield self._chunk(sse.data, resp.status, path)
         raise APIConnectionError(
             "the completion stream ended before 'data: [DONE]'", method="POST", url=path
         )

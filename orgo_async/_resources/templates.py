@@ -45,7 +45,6 @@ from .._models_templates import (
     TemplateVersion,
     TemplateVersions,
 )
-from .._protocol.sse import SSEDecoder
 from .._protocol.templates import (
     TemplateRef,
     check_document,
@@ -55,7 +54,7 @@ from .._protocol.templates import (
     parse_ref,
 )
 from .._routes import Route, check_id
-from .._streaming import ResponseStream, stream
+from .._streaming import ResponseStream, server_sent_events, stream
 from .builds import LegacyBuilds
 
 __all__ = ["Document", "Templates"]
@@ -209,22 +208,20 @@ class Templates:
             read_timeout=idle_timeout,
             accept="text/event-stream",
         ) as resp:
-            decoder = SSEDecoder(status_code=resp.status)
-            async for chunk in resp.iter_any():
-                for sse in decoder.feed(chunk):
-                    try:
-                        event = _event_decoder.decode(sse.data)
-                    except (msgspec.ValidationError, msgspec.DecodeError) as e:
-                        raise APIDecodeError(
-                            f"malformed build event: {e}",
-                            status_code=resp.status,
-                            body=sse.data.encode(),
-                            method="GET",
-                            url=_BUILD_EVENTS.path,
-                        ) from None
-                    yield event
-                    if event.is_ready:
-                        return
+            async for sse in server_sent_events(resp):
+                try:
+                    event = _event_decoder.decode(sse.data)
+                except (msgspec.ValidationError, msgspec.DecodeError) as e:
+                    raise APIDecodeError(
+                        f"malformed build event: {e}",
+                        status_code=resp.status,
+                        body=sse.data.encode(),
+                        method="GET",
+                        url=_BUILD_EVENTS.path,
+                    ) from None
+                yield event
+                if event.is_ready:
+                    return
 
     async def wait_built(
         self,

@@ -168,10 +168,7 @@ async def _delete(orgo: AsyncOrgo, args: argparse.Namespace, out: Output) -> int
         confirm(f"Delete computer {computer.name!r} and its disk, permanently?", args.yes)
     with out.spinner("deleting the computer"):
         result = await orgo.computers.delete(args.computer_id)
-    if out.json:
-        out.print_json({"id": args.computer_id, "deleted": result.success})
-    else:
-        out.line(f"deleted computer {args.computer_id}")
+    out.deleted("computer", args.computer_id, result.success)
     return 0
 
 

@@ -126,6 +126,14 @@ class Output:
             table.add_row(key, shown)
         self._print(table)
 
+    def deleted(self, kind: str, ident: str, success: bool) -> None:
+        """The answer to a delete: ``{"id", "deleted"}`` with ``--json``, else a line
+        naming the ``kind`` of thing deleted."""
+        if self.json:
+            self.print_json({"id": ident, "deleted": success})
+        else:
+            self.line(f"deleted {kind} {ident}")
+
     def _print(self, renderable: Any) -> None:
         if self.console.is_terminal:
             self.console.print(renderable)

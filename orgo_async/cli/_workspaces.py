@@ -82,8 +82,5 @@ async def _delete(orgo: AsyncOrgo, args: argparse.Namespace, out: Output) -> int
         )
     with out.spinner("deleting the workspace"):
         result = await orgo.workspaces.delete(args.workspace_id)
-    if out.json:
-        out.print_json({"id": args.workspace_id, "deleted": result.success})
-    else:
-        out.line(f"deleted workspace {args.workspace_id}")
+    out.deleted("workspace", args.workspace_id, result.success)
     return 0

@@ -259,39 +259,42 @@ def exec_changes(code: str, c: FakeComputer) -> list[tuple[str, str]]:
     return changes
 
 
-async def run_command(argv: list[str], timeout: float, cwd: str) -> tuple[str, int]:
-    """Run ``argv`` with stdout and stderr merged; ``TimeoutError`` after ``timeout``
-    (the process is killed and reaped first)."""
+async def _communicate(
+    argv: list[str], timeout: float, cwd: str, *, merge_stderr: bool
+) -> tuple[bytes, bytes, int]:
+    """Run ``argv`` with no stdin: its output, its error output (empty when merged into
+    the output) and its exit code. ``TimeoutError`` after ``timeout`` (the process is
+    killed and reaped first)."""
     proc = await asyncio.create_subprocess_exec(
         *argv,
         stdin=asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
+        stderr=asyncio.subprocess.STDOUT if merge_stderr else asyncio.subprocess.PIPE,
         cwd=cwd,
     )
     try:
-        out, _ = await asyncio.wait_for(proc.communicate(), timeout)
+        out, err = await asyncio.wait_for(proc.communicate(), timeout)
     finally:
         if proc.returncode is None:
             proc.kill()
             await proc.wait()
-    return out.decode("utf-8", "replace"), proc.returncode or 0
+    return out, err or b"", proc.returncode or 0
+
+
+async def run_command(argv: list[str], timeout: float, cwd: str) -> tuple[str, int]:
+    """Run ``argv`` with stdout and stderr merged; ``TimeoutError`` after ``timeout``
+    (the process is killed and reaped first)."""
+    out, _, code = await _communicate(argv, timeout, cwd, merge_stderr=True)
+    return out.decode("utf-8", "replace"), code
 
 
 async def run_python(code: str, timeout: float, cwd: str) -> dict[str, Any]:
     """Run ``code`` with this Python; the ``/exec`` answer fields (a timeout is an
     answer, ``timeout: true``, as the API documents)."""
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-c",
-        code,
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        cwd=cwd,
-    )
     try:
-        out, err = await asyncio.wait_for(proc.communicate(), timeout)
+        out, err, status = await _communicate(
+            [sys.executable, "-c", code], timeout, cwd, merge_stderr=False
+        )
     except TimeoutError:
         return {
             "output": "",
@@ -300,12 +303,8 @@ async def run_python(code: str, timeout: float, cwd: str) -> dict[str, Any]:
             "error": f"Execution timed out after {timeout:g} s",
             "error_type": "TimeoutError",
         }
-    finally:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
     output = out.decode("utf-8", "replace")
-    if proc.returncode == 0:
+    if status == 0:
         return {"output": output, "success": True}
     last = err.decode("utf-8", "replace").strip().splitlines()[-1:] or ["Error"]
     etype, _, msg = last[0].partition(": ")

@@ -81,10 +81,7 @@ def int_field(
         bad(f"'{name}' must be an integer")
     if allowed is not None and v not in allowed:
         bad(f"'{name}' must be one of {', '.join(map(str, allowed))}")
-    if minimum is not None and v < minimum:
-        bad(f"'{name}' must be >= {minimum}")
-    if maximum is not None and v > maximum:
-        bad(f"'{name}' must be <= {maximum}")
+    _check_range(name, v, minimum, maximum)
     return int(v)
 
 
@@ -104,11 +101,15 @@ def num_field(
     v = body[name]
     if not is_number(v):
         bad(f"'{name}' must be a number")
+    _check_range(name, v, minimum, maximum)
+    return float(v)
+
+
+def _check_range(name: str, v: float, minimum: float | None, maximum: float | None) -> None:
     if minimum is not None and v < minimum:
         bad(f"'{name}' must be >= {minimum}")
     if maximum is not None and v > maximum:
         bad(f"'{name}' must be <= {maximum}")
-    return float(v)
 
 
 def str_field(

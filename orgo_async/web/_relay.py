@@ -1,5 +1,6 @@
 """What the terminal and VNC relays share: the result record, the registry of live
-relays that the lifespan closes on shutdown, and running two pumps until one ends."""
+relays that the lifespan closes on shutdown, the life of one browser socket around a
+session (:func:`serve_relay`), and running two pumps until one ends."""
 
 from __future__ import annotations
 
@@ -10,8 +11,9 @@ from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
+from .._errors import OrgoError
 from .._secrets import get_logger
-from ._socket import BrowserSocket, CloseCode, close_code_for
+from ._socket import BrowserSocket, CloseCode, WebSocketLike, close_code_for
 
 if TYPE_CHECKING:
     from ..connection import Connection
@@ -21,7 +23,9 @@ __all__ = [
     "RelayRegistry",
     "RelayResult",
     "open_connection",
+    "refuse",
     "run_pumps",
+    "serve_relay",
 ]
 
 log = get_logger("orgo_async.web")
@@ -87,6 +91,49 @@ def registry_of(sock: BrowserSocket) -> RelayRegistry | None:
         if isinstance(reg, RelayRegistry):
             return reg
     return None
+
+
+async def serve_relay(
+    name: str,
+    websocket: WebSocketLike,
+    result: RelayResult,
+    session: Callable[[BrowserSocket], Awaitable[None]],
+    *,
+    subprotocol: str | None = None,
+) -> RelayResult:
+    """Accept ``websocket`` (with ``subprotocol`` when the browser offers it) and run
+    ``session`` on it, tracked in the app's registry while it runs; ``name`` is the
+    relay's, for the log.
+
+    Cancellation (the app shutting down) closes the browser with 1001 and propagates.
+    Returns ``result`` with the browser's own close code filled in.
+    """
+    sock = BrowserSocket(websocket)
+    registry = registry_of(sock)
+    task = asyncio.current_task()
+    if registry is not None and task is not None:
+        registry.add(task)
+    try:
+        if await sock.accept(subprotocol):
+            await session(sock)
+    except asyncio.CancelledError:
+        result.code = int(CloseCode.GOING_AWAY)
+        await sock.close(CloseCode.GOING_AWAY, "server shutting down")
+        raise
+    finally:
+        if registry is not None and task is not None:
+            registry.discard(task)
+    result.browser_code = sock.peer_code
+    log.info("%s relay ended: close %s (browser %s)", name, result.code, result.browser_code)
+    return result
+
+
+async def refuse(sock: BrowserSocket, result: RelayResult, error: OrgoError) -> None:
+    """Close the browser because the upstream could not be opened: ``error`` mapped to
+    its close code (:func:`close_code_for`), its message (cut short) as the reason."""
+    result.error = error
+    result.code = int(close_code_for(error))
+    await sock.close(result.code, str(error)[:100])
 
 
 async def open_connection(

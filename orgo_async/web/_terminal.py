@@ -28,16 +28,13 @@ from typing import TYPE_CHECKING, Final
 import msgspec
 
 from .._errors import OrgoError, SessionLostError
-from .._secrets import get_logger
-from ._relay import RelayResult, open_connection, registry_of, run_pumps
-from ._socket import BrowserSocket, CloseCode, WebSocketLike, close_code_for
+from ._relay import RelayResult, open_connection, refuse, run_pumps, serve_relay
+from ._socket import BrowserSocket, CloseCode, WebSocketLike
 
 if TYPE_CHECKING:
     from ..connection import Connection, Terminal
 
 __all__ = ["relay_terminal"]
-
-log = get_logger("orgo_async.web")
 
 MAX_DIMENSION: Final = 10_000
 TOKEN_ROTATED: Final = 4401
@@ -113,28 +110,13 @@ async def relay_terminal(
     password rotates) the shell is gone: the relay fetches the new password and closes
     with 1012, and the page reconnects to a fresh shell.
     """
-    sock = BrowserSocket(websocket)
     result = stats if stats is not None else RelayResult("terminal")
-    registry = registry_of(sock)
-    task = asyncio.current_task()
-    if registry is not None and task is not None:
-        registry.add(task)
-    try:
-        if await sock.accept():
-            size = (cols, rows)
-            await _session(
-                sock, connection, result, size, buffer, max_message, upstream_compression
-            )
-    except asyncio.CancelledError:
-        result.code = int(CloseCode.GOING_AWAY)
-        await sock.close(CloseCode.GOING_AWAY, "server shutting down")
-        raise
-    finally:
-        if registry is not None and task is not None:
-            registry.discard(task)
-    result.browser_code = sock.peer_code
-    log.info("terminal relay ended: close %s (browser %s)", result.code, result.browser_code)
-    return result
+    size = (cols, rows)
+
+    def session(sock: BrowserSocket) -> Awaitable[None]:
+        return _session(sock, connection, result, size, buffer, max_message, upstream_compression)
+
+    return await serve_relay("terminal", websocket, result, session)
 
 
 def _size(sock: BrowserSocket, cols: int | None, rows: int | None) -> tuple[int, int]:
@@ -167,9 +149,7 @@ async def _session(
         term = conn.terminal(c, r, buffer=buffer, compression=compression)
         await term.open()
     except OrgoError as e:
-        result.error = e
-        result.code = int(close_code_for(e))
-        await sock.close(result.code, str(e)[:100])
+        await refuse(sock, result, e)
         return
     result.sessions = 1
     try:

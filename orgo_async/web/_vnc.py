@@ -32,17 +32,14 @@ from typing import TYPE_CHECKING, Final
 from .._errors import OrgoError, TokenRejectedError, WebSocketError
 from .._protocol.rfb import RfbClient, RfbState
 from .._protocol.rfb_relay import NoAuthServerHandshake
-from .._secrets import get_logger
 from ..connection import ReconnectPolicy
-from ._relay import RelayResult, open_connection, registry_of, run_pumps
-from ._socket import BrowserSocket, CloseCode, WebSocketLike, close_code_for
+from ._relay import RelayResult, open_connection, refuse, run_pumps, serve_relay
+from ._socket import BrowserSocket, CloseCode, WebSocketLike
 
 if TYPE_CHECKING:
     from ..connection import Connection, Vnc
 
 __all__ = ["relay_vnc"]
-
-log = get_logger("orgo_async.web")
 
 #: Reconnects while a computer restarts: 0.5 s doubling to 5 s, about 30 s in all.
 RESTART_POLICY: Final = ReconnectPolicy(initial=0.5, cap=5.0, max_attempts=8, jitter=0.2)
@@ -90,26 +87,13 @@ async def relay_vnc(
         reconnect: how the upstream channel retries while the computer restarts.
         stats: a :class:`RelayResult` to fill in as the session runs (live counts).
     """
-    sock = BrowserSocket(websocket)
     result = stats if stats is not None else RelayResult("vnc")
-    registry = registry_of(sock)
-    task = asyncio.current_task()
-    if registry is not None and task is not None:
-        registry.add(task)
-    try:
-        if await sock.accept("binary"):
-            await _session(sock, connection, result, buffer, max_message,
-                           handshake_timeout, reconnect)  # fmt: skip
-    except asyncio.CancelledError:
-        result.code = int(CloseCode.GOING_AWAY)
-        await sock.close(CloseCode.GOING_AWAY, "server shutting down")
-        raise
-    finally:
-        if registry is not None and task is not None:
-            registry.discard(task)
-    result.browser_code = sock.peer_code
-    log.info("vnc relay ended: close %s (browser %s)", result.code, result.browser_code)
-    return result
+
+    def session(sock: BrowserSocket) -> Awaitable[None]:
+        return _session(sock, connection, result, buffer, max_message,
+                        handshake_timeout, reconnect)  # fmt: skip
+
+    return await serve_relay("vnc", websocket, result, session, subprotocol="binary")
 
 
 async def _session(
@@ -129,9 +113,7 @@ async def _session(
                 vnc, server_init, from_server = await _open_upstream(conn, buffer, reconnect)
                 from_browser = await _browser_handshake(sock, server_init, max_message)
         except OrgoError as e:
-            result.error = e
-            result.code = int(close_code_for(e))
-            await sock.close(result.code, str(e)[:100])
+            await refuse(sock, result, e)
             return
         except TimeoutError:
             slow = CloseCode.TRY_AGAIN_LATER if vnc is None else CloseCode.POLICY_VIOLATION

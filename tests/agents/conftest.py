@@ -3,8 +3,7 @@ and helpers reading the emulator's action log (the oracle every adapter test ass
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -67,15 +66,6 @@ async def env() -> AsyncIterator[Env]:
 def click(x: int, y: int, mask: int = LEFT) -> list[tuple[str, Any]]:
     """The RFB events of one click at (x, y): move there, press, release."""
     return [("ptr", (0, x, y)), ("ptr", (mask, x, y)), ("ptr", (0, x, y))]
-
-
-async def eventually(condition: Callable[[], bool], timeout: float = 5.0) -> None:
-    """Wait until ``condition()`` holds (polling); fail after ``timeout`` seconds."""
-    for _ in range(int(timeout / 0.01)):
-        if condition():
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError("condition not reached in time")
 
 
 def nav(x: int, y: int, key: int) -> list[tuple[str, Any]]:

@@ -10,6 +10,8 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.conftest import listen
+
 
 def computer_call(call_id: str, *actions: dict[str, Any], checks: Any = ()) -> dict[str, Any]:
     return {
@@ -61,10 +63,7 @@ class ScriptedResponses:
         app = web.Application(client_max_size=64 << 20)
         app.router.add_post("/v1/responses", self._responses)
         self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        port = await listen(self._runner)
         self.base_url = f"http://127.0.0.1:{port}/v1"
         return self
 

@@ -14,8 +14,9 @@ import pytest
 
 from orgo_async.agents._image import decode_png, image_size
 from orgo_async.agents.anthropic import ComputerUseTools, prune_screenshots, run_claude
+from tests.conftest import eventually
 
-from .conftest import CTRL, LEFT, SHIFT, WHEEL_UP, Env, click, eventually, wheel
+from .conftest import CTRL, LEFT, SHIFT, WHEEL_UP, Env, click, wheel
 from .messages_server import ScriptedClaude
 
 anthropic = pytest.importorskip("anthropic")

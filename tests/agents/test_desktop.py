@@ -15,6 +15,7 @@ from orgo_async import BadRequestError, Computer, ConflictError, InternalServerE
 from orgo_async.agents import ActionError, Desktop
 from orgo_async.agents._image import decode_png, image_size
 from orgo_async.testing._rfb import RfbServer
+from tests.conftest import eventually
 
 from .conftest import (
     ALT,
@@ -31,7 +32,6 @@ from .conftest import (
     WHEEL_UP,
     Env,
     click,
-    eventually,
     nav,
     wheel,
 )  # fmt: skip

@@ -20,9 +20,10 @@ from orgo_async import AsyncOrgo, TokenRejectedError
 from orgo_async.agents import Desktop
 from orgo_async.agents._image import decode_png
 from orgo_async.testing import FakeComputer, FakeOrgo
+from tests.conftest import eventually
+from tests.x11 import X11, missing, start_xev, xvfb
 
-from .conftest import eventually, timings
-from .x11 import X11, missing, start_xev, xvfb
+from .conftest import timings
 
 pytestmark = [
     pytest.mark.slow,

@@ -20,7 +20,7 @@ import pytest
 from orgo_async.testing import FakeOrgo
 
 from .conftest import Seeded, cli_env, run_cli
-from .tmux import Tmux, cli_command, needs_tmux, shell_env
+from .tmux import Tmux, cli_command, needs_tmux, started
 
 
 def row(screen: str, name: str) -> list[str]:
@@ -38,12 +38,8 @@ def status_of(name: str, status: str) -> Callable[[str], bool]:
 
 @pytest.fixture
 async def tmux(fake: FakeOrgo, tmp_path: Path) -> AsyncIterator[Tmux]:
-    t = Tmux(shell_env(cli_env(fake)), tmp_path)
-    await t.start(width=120, height=20)
-    try:
+    async with started(cli_env(fake), tmp_path, width=120, height=20) as t:
         yield t
-    finally:
-        await t.close()
 
 
 @needs_tmux

@@ -10,7 +10,7 @@ from orgo_async import Computer, Workspace, as_dict
 from orgo_async.testing import FakeOrgo
 
 from .conftest import Seeded, cli_env
-from .tmux import Tmux, cli_command, needs_tmux, shell_env
+from .tmux import cli_command, needs_tmux, started
 
 
 async def test_wait_until_reports_every_poll(seeded: Seeded) -> None:
@@ -47,9 +47,7 @@ async def test_a_wait_draws_a_progress_display_on_a_terminal(
 ) -> None:
     fake: FakeOrgo = seeded.fake
     fake.timings.boot = 3.0
-    tmux = Tmux(shell_env(cli_env(fake)), tmp_path)
-    await tmux.start(width=100, height=40)
-    try:
+    async with started(cli_env(fake), tmp_path, width=100, height=40) as tmux:
         await tmux.type(cli_command("computers", "start", seeded.stopped.id) + "; echo EXIT=$?")
         bar = await tmux.wait_for("agent-2: starting")  # the bar names the computer's state
         assert "0:00:0" in bar  # and the time elapsed
@@ -57,5 +55,3 @@ async def test_a_wait_draws_a_progress_display_on_a_terminal(
         screen = await tmux.screen(history=True)
         assert "agent-2: starting" not in screen  # the bar is gone once done
         assert any(line.split()[:2] == ["status", "running"] for line in screen.splitlines())
-    finally:
-        await tmux.close()

@@ -13,19 +13,15 @@ import pytest
 from orgo_async.testing import FakeOrgo
 
 from .conftest import Seeded, cli_env, run_cli
-from .tmux import Tmux, cli_command, needs_tmux, pid_of, shell_env, stty_settings
+from .tmux import Tmux, cli_command, needs_tmux, pid_of, started, stty_settings
 
 pytestmark = needs_tmux
 
 
 @pytest.fixture
 async def tmux(fake: FakeOrgo, tmp_path: Path) -> AsyncIterator[Tmux]:
-    t = Tmux(shell_env(cli_env(fake)), tmp_path)
-    await t.start(width=80, height=24)
-    try:
+    async with started(cli_env(fake), tmp_path, width=80, height=24) as t:
         yield t
-    finally:
-        await t.close()
 
 
 async def open_terminal(tmux: Tmux, computer_id: str) -> None:

@@ -14,7 +14,7 @@ import shlex
 import shutil
 import sys
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from pathlib import Path
 
 import pytest
@@ -95,6 +95,21 @@ class Tmux:
     async def close(self) -> None:
         with contextlib.suppress(RuntimeError):  # already gone
             await self._run("kill-server")
+
+
+@contextlib.asynccontextmanager
+async def started(
+    env: Mapping[str, str], cwd: Path, *, width: int, height: int
+) -> AsyncIterator[Tmux]:
+    """A :class:`Tmux` of ``width`` x ``height`` at its shell prompt, in ``cwd``, with
+    ``env`` added to this process's environment (:func:`shell_env`); its server is
+    killed on the way out."""
+    tmux = Tmux(shell_env(env), cwd)
+    try:
+        await tmux.start(width=width, height=height)
+        yield tmux
+    finally:
+        await tmux.close()
 
 
 def stty_settings(path: Path) -> str:

@@ -35,7 +35,7 @@ from orgo_async import (
     TextEvent,
     ToolUseEvent,
 )
-from tests.conftest import API_KEY, RecordingServer
+from tests.conftest import API_KEY, RecordingServer, serving
 
 WSID = "550e8400-e29b-41d4-a716-446655440000"
 CID = "a3bb189e-8bf9-3888-9912-ace4e6543002"
@@ -650,14 +650,8 @@ async def agent_server() -> AsyncIterator[tuple[str, list[Any]]]:
     app = web.Application()
     app.router.add_get("/ws/prompt", handler)
     runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    try:
+    async with serving(runner) as port:
         yield f"ws://127.0.0.1:{port}/ws/prompt", received
-    finally:
-        await runner.cleanup()
 
 
 async def test_agent_prompt_frames(agent_server: tuple[str, list[Any]]) -> None:

@@ -29,7 +29,7 @@ from orgo_async._transport import (
     TransportFailure,
     send_once,
 )
-from tests.conftest import API_KEY, RecordingServer
+from tests.conftest import API_KEY, RecordingServer, serving
 
 CID = "a3bb189e-8bf9-3888-9912-ace4e6543002"
 
@@ -158,14 +158,8 @@ async def tls_server() -> AsyncIterator[tuple[str, trustme.CA]]:
     app = web.Application()
     app.router.add_get("/api/computers/{id}", handler)
     runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=server_ctx)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    try:
+    async with serving(runner, ssl_context=server_ctx) as port:
         yield f"https://127.0.0.1:{port}/api", ca
-    finally:
-        await runner.cleanup()
 
 
 async def test_untrusted_certificate_is_tls_and_never_retried(

@@ -27,7 +27,7 @@ from orgo_async import (
     ServiceUnavailableError,
 )
 from orgo_async._resources.files import MAX_UPLOAD_BYTES
-from tests.conftest import API_KEY, RecordingServer
+from tests.conftest import API_KEY, RecordingServer, serving
 
 WSID = "550e8400-e29b-41d4-a716-446655440000"
 FILE_JSON = b'{"file": {"id": "f1", "filename": "x", "size_bytes": 1}}'
@@ -75,15 +75,9 @@ async def upload_server() -> AsyncIterator[UploadServer]:
     app = web.Application(client_max_size=0)
     app.router.add_post("/api/files/upload", handler)
     runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    state.base_url = f"http://127.0.0.1:{port}/api"
-    try:
+    async with serving(runner) as port:
+        state.base_url = f"http://127.0.0.1:{port}/api"
         yield state
-    finally:
-        await runner.cleanup()
 
 
 def _big_file(path: Path, size: int) -> str:
@@ -272,15 +266,9 @@ async def sse_server() -> AsyncIterator[SSEServer]:
     app.router.add_get(base.replace("/t/", "/cut/"), truncated)
     app.router.add_get(base.replace("/t/", "/bad/"), garbage)
     runner = web.AppRunner(app, shutdown_timeout=0.5)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    state.base_url = f"http://127.0.0.1:{port}/api"
-    try:
+    async with serving(runner) as port:
+        state.base_url = f"http://127.0.0.1:{port}/api"
         yield state
-    finally:
-        await runner.cleanup()
 
 
 async def test_leaving_a_stream_early_closes_the_connection(sse_server: SSEServer) -> None:

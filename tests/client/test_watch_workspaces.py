@@ -5,7 +5,7 @@ documented listing shapes decode, and the error items of bad answers."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -19,7 +19,7 @@ from orgo_async import (
     StatusChange,
     Watch,
 )
-from tests.conftest import API_KEY, RecordingServer
+from tests.conftest import API_KEY, RecordingServer, eventually
 
 W1 = "550e8400-e29b-41d4-a716-446655440000"
 W2 = "660e8400-e29b-41d4-a716-446655440000"
@@ -73,16 +73,6 @@ async def _next(changes: Watch[Computer]) -> StatusChange[Computer]:
     return await asyncio.wait_for(changes.__anext__(), 5)
 
 
-async def _until(what: str, done: Callable[[], bool]) -> None:
-    """Wait (briefly) for ``done()``; fail with ``what`` instead of hanging."""
-    try:
-        async with asyncio.timeout(5):
-            while not done():  # noqa: ASYNC110 - the state is the server's request log
-                await asyncio.sleep(0.005)
-    except TimeoutError:
-        pytest.fail(f"timed out waiting for {what}")
-
-
 def _paths(server: RecordingServer) -> list[tuple[str, str]]:
     return [(r.method, r.path) for r in server.requests]
 
@@ -97,7 +87,7 @@ async def test_one_get_per_workspace_per_round_and_what_it_reports(
     interval = 0.2
     async with orgo.computers.watch(workspace_id=[W1, W2, W1], interval=interval) as changes:
         first = [await _next(changes) for _ in range(3)]
-        await _until("three rounds", lambda: len(server.requests) >= 6)
+        await eventually(lambda: len(server.requests) >= 6, what="three rounds", interval=0.005)
     by_id = {c.id: c for c in first}
     assert {k: (c.previous, c.status, c.workspace_id) for k, c in by_id.items()} == {
         "a": (None, "running", W1),
@@ -151,7 +141,7 @@ async def test_all_workspaces_is_one_list_request_per_round(
     )
     async with orgo.computers.watch(interval=0.05) as changes:
         got = {(c.id, c.status, c.workspace_id) for c in [await _next(changes) for _ in range(2)]}
-        await _until("a few rounds", lambda: len(server.requests) >= 3)
+        await eventually(lambda: len(server.requests) >= 3, what="a few rounds", interval=0.005)
     # An unknown status from a newer API is kept as it came.
     assert got == {("a", "running", W1), ("b", "weird-new-status", W2)}
     assert set(_paths(server)) == {("GET", "/api/workspaces")}
@@ -220,9 +210,10 @@ async def test_details_are_fetched_only_for_changed_computers(
     async with orgo.computers.watch(workspace_id=W1, interval=0.03, details=True) as changes:
         first = [await _next(changes) for _ in range(5)]
         polls = len([r for r in server.requests if r.path == path])
-        await _until(
-            "two more rounds",
+        await eventually(
             lambda: len([r for r in server.requests if r.path == path]) >= polls + 2,
+            what="two more rounds",
+            interval=0.005,
         )
         before = len(server.requests)
         server.respond("GET", "/api/computers/c3", json=_full("c3", "stopped"))

@@ -12,51 +12,18 @@ interpreter and cached venv as ``test_official_sdk.py``.
 
 from __future__ import annotations
 
-import asyncio
-import json
-import os
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from orgo_async.testing import FakeOrgo, Timings
-from tests.conformance.test_official_sdk import ensure_venv, find_interpreter
+
+from ._runner import run_script
 
 pytestmark = pytest.mark.conformance
 
 SCRIPT = Path(__file__).with_name("official_agent_client.py")
 INSTRUCTION = 'click 100, 200 then type "hello from the agent" and press Enter'
-
-
-@pytest.fixture(scope="module")
-def official_python() -> str:
-    interpreter = find_interpreter()
-    if interpreter is None:
-        pytest.skip("no Python 3.12+ interpreter found (set ORGO_CONFORMANCE_PYTHON)")
-    return ensure_venv(interpreter)
-
-
-async def _run(python: str, *args: str) -> dict[str, Any]:
-    proc = await asyncio.create_subprocess_exec(
-        python,
-        str(SCRIPT),
-        *args,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        env={k: v for k, v in os.environ.items() if not k.startswith("ORGO_")},
-    )
-    try:
-        async with asyncio.timeout(120):
-            out, err = await proc.communicate()
-    finally:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
-    assert proc.returncode == 0, err.decode()[-4000:]
-    line = next(ln for ln in out.decode().splitlines() if ln.startswith("RESULT "))
-    result: dict[str, Any] = json.loads(line[len("RESULT ") :])
-    return result
 
 
 @pytest.mark.timeout(600)
@@ -70,8 +37,8 @@ async def test_official_template_and_prompt_run_unchanged(official_python: str) 
         fake.agent.credits_cents = 5  # exactly the first run's five steps
 
         agent_origin = "ws" + fake.origin.removeprefix("http")
-        result = await _run(
-            official_python, fake.base_url, fake.api_key, agent_origin, "data-science"
+        result = await run_script(
+            official_python, SCRIPT, fake.base_url, fake.api_key, agent_origin, "data-science"
         )
 
         # Computer(template=...): the image came from /builds/latest and went to create.

@@ -7,7 +7,6 @@ connection and every text frame, and hands each channel to a per-test handler.
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -148,10 +147,3 @@ async def desktop() -> AsyncIterator[Desktop]:
         yield d
     finally:
         await d.stop()
-
-
-async def eventually(predicate: Callable[[], bool], timeout: float = 5.0) -> None:
-    """Wait (bounded) until ``predicate()`` holds."""
-    async with asyncio.timeout(timeout):
-        while not predicate():  # noqa: ASYNC110 - state changes in server tasks
-            await asyncio.sleep(0.01)

@@ -20,8 +20,9 @@ from orgo_async import (
     TokenRejectedError,
 )
 from orgo_async._protocol.close_codes import ReconnectPolicy
+from tests.conftest import eventually
 
-from .conftest import Desktop, answer_pings, eventually
+from .conftest import Desktop, answer_pings
 
 
 def pcm_frame(n: int, sample_rate: int, channels: int) -> bytes:

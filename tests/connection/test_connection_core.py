@@ -26,6 +26,7 @@ from orgo_async import (
     WebSocketError,
 )
 from orgo_async._protocol.close_codes import ReconnectPolicy
+from tests.conftest import serving
 
 from .conftest import Desktop, answer_pings
 
@@ -159,43 +160,10 @@ def ca() -> trustme.CA:
     return trustme.CA()
 
 
-async def test_wss_with_a_trusted_certificate(ca: trustme.CA) -> None:
-    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ca.issue_cert("127.0.0.1").configure_cert(server_ctx)
-    desktop = Desktop()
-    desktop.ssl = server_ctx
-
-    async def handler(ws: ServerConnection, query: dict[str, str]) -> None:
-        await ws.send('{"type":"subscribed","message":"ok"}')
-        await answer_pings(ws)
-
-    desktop.handlers["events"] = handler
-    await desktop.start(ssl=server_ctx)
-    try:
-        client_ctx = ssl.create_default_context()
-        ca.configure_trust(client_ctx)
-        conn = desktop.connection(ssl=client_ctx)
-        assert conn.events_url.get().startswith("wss://127.0.0.1:")
-        async with conn.events(["idle"]) as events:
-            assert events.subscriptions == ["idle"]
-        # Verification is on by default: the same server is refused without the CA.
-        with pytest.raises(WebSocketError, match="TLS") as info:
-            async with desktop.connection().events(["idle"]):
-                pass
-        assert isinstance(info.value.__cause__, ssl.SSLError)
-        # ...and with a different CA.
-        other = ssl.create_default_context()
-        trustme.CA().configure_trust(other)
-        with pytest.raises(WebSocketError, match="TLS"):
-            async with desktop.connection(ssl=other).events(["idle"]):
-                pass
-        assert len(desktop.of("events")) == 1
-    finally:
-        await desktop.stop()
-
-
-async def test_a_client_connection_trusts_what_the_client_trusts(ca: trustme.CA) -> None:
-    """orgo.connection() hands the client's TLS context to the channels (a private CA)."""
+@pytest.fixture
+async def tls_desktop(ca: trustme.CA) -> AsyncIterator[tuple[Desktop, ssl.SSLContext]]:
+    """A desktop serving ``events`` over TLS with a certificate from ``ca``, and a client
+    context that trusts ``ca``."""
     server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ca.issue_cert("127.0.0.1").configure_cert(server_ctx)
     desktop = Desktop()
@@ -210,17 +178,47 @@ async def test_a_client_connection_trusts_what_the_client_trusts(ca: trustme.CA)
     client_ctx = ssl.create_default_context()
     ca.configure_trust(client_ctx)
     try:
-        async with (
-            AsyncOrgo(api_key=API_KEY, base_url="https://127.0.0.1:9/api", ssl=client_ctx) as orgo,
-            AsyncOrgo(api_key=API_KEY, base_url="https://127.0.0.1:9/api") as default,
-        ):
-            async with orgo.connection(desktop.computer()).events(["idle"]) as events:
-                assert events.subscriptions == ["idle"]
-            with pytest.raises(WebSocketError, match="TLS"):
-                async with default.connection(desktop.computer()).events(["idle"]):
-                    pass
+        yield desktop, client_ctx
     finally:
         await desktop.stop()
+
+
+async def test_wss_with_a_trusted_certificate(
+    tls_desktop: tuple[Desktop, ssl.SSLContext],
+) -> None:
+    desktop, client_ctx = tls_desktop
+    conn = desktop.connection(ssl=client_ctx)
+    assert conn.events_url.get().startswith("wss://127.0.0.1:")
+    async with conn.events(["idle"]) as events:
+        assert events.subscriptions == ["idle"]
+    # Verification is on by default: the same server is refused without the CA.
+    with pytest.raises(WebSocketError, match="TLS") as info:
+        async with desktop.connection().events(["idle"]):
+            pass
+    assert isinstance(info.value.__cause__, ssl.SSLError)
+    # ...and with a different CA.
+    other = ssl.create_default_context()
+    trustme.CA().configure_trust(other)
+    with pytest.raises(WebSocketError, match="TLS"):
+        async with desktop.connection(ssl=other).events(["idle"]):
+            pass
+    assert len(desktop.of("events")) == 1
+
+
+async def test_a_client_connection_trusts_what_the_client_trusts(
+    tls_desktop: tuple[Desktop, ssl.SSLContext],
+) -> None:
+    """orgo.connection() hands the client's TLS context to the channels (a private CA)."""
+    desktop, client_ctx = tls_desktop
+    async with (
+        AsyncOrgo(api_key=API_KEY, base_url="https://127.0.0.1:9/api", ssl=client_ctx) as orgo,
+        AsyncOrgo(api_key=API_KEY, base_url="https://127.0.0.1:9/api") as default,
+    ):
+        async with orgo.connection(desktop.computer()).events(["idle"]) as events:
+            assert events.subscriptions == ["idle"]
+        with pytest.raises(WebSocketError, match="TLS"):
+            async with default.connection(desktop.computer()).events(["idle"]):
+                pass
 
 
 # -- a real client: token refresh through the API, the Desktop proxy, wait_ready -----------
@@ -259,17 +257,10 @@ class Api:
 @pytest.fixture
 async def api(desktop: Desktop) -> AsyncIterator[tuple[Api, AsyncOrgo]]:
     server = Api(desktop)
-    runner = web.AppRunner(server.app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    client = AsyncOrgo(api_key=API_KEY, base_url=f"http://127.0.0.1:{port}/api", max_retries=2)
-    try:
-        yield server, client
-    finally:
-        await client.close()
-        await runner.cleanup()
+    async with serving(web.AppRunner(server.app)) as port:
+        base_url = f"http://127.0.0.1:{port}/api"
+        async with AsyncOrgo(api_key=API_KEY, base_url=base_url, max_retries=2) as client:
+            yield server, client
 
 
 async def test_client_refreshes_the_token(desktop: Desktop, api: tuple[Api, AsyncOrgo]) -> None:

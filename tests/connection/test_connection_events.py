@@ -18,8 +18,9 @@ from orgo_async._protocol import Unknown
 from orgo_async._protocol import events as ev
 from orgo_async._protocol.close_codes import ReconnectPolicy
 from orgo_async.connection import EventSubscriptionError
+from tests.conftest import eventually
 
-from .conftest import Desktop, eventually, recv_json
+from .conftest import Desktop, recv_json
 
 
 def event(kind: str, data: dict[str, Any]) -> str:

@@ -16,9 +16,10 @@ from orgo_async import (
     SessionLostError,
     TokenRejectedError,
 )
+from tests.conftest import eventually
 
 from ._pty_server import pty_terminal
-from .conftest import Desktop, answer_pings, eventually, recv_json
+from .conftest import Desktop, answer_pings, recv_json
 
 
 @pytest.fixture

@@ -8,8 +8,9 @@ import pytest
 from websockets.asyncio.server import ServerConnection
 
 from orgo_async import ChannelProtocolError, TokenRejectedError, WebSocketError
+from tests.conftest import eventually
 
-from .conftest import Desktop, eventually
+from .conftest import Desktop
 
 RFB_VERSION = b"RFB 003.008\n"
 

@@ -16,8 +16,9 @@ from orgo_async._protocol import urls
 from orgo_async._protocol.close_codes import ReconnectPolicy
 from orgo_async._secrets import Secret
 from orgo_async.connection import Audio, ChannelCredentials, ChannelOptions, Terminal
+from tests.conftest import eventually
 
-from .conftest import Desktop, answer_pings, eventually
+from .conftest import Desktop, answer_pings
 
 if TYPE_CHECKING:
     import ssl

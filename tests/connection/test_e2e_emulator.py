@@ -22,8 +22,7 @@ from orgo_async._protocol import events as ev
 from orgo_async._protocol.close_codes import ReconnectPolicy
 from orgo_async.connection import Connection
 from orgo_async.testing import FakeOrgo, Timings
-
-from .conftest import eventually
+from tests.conftest import eventually
 
 FAST = ReconnectPolicy(initial=0.02, cap=0.1, max_attempts=20, jitter=0)
 

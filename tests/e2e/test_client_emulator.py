@@ -7,7 +7,6 @@ import asyncio
 import logging
 import struct
 import zlib
-from collections.abc import AsyncIterator
 
 import pytest
 
@@ -26,18 +25,6 @@ from orgo_async import (
     Workspace,
 )
 from orgo_async.testing import FakeOrgo, Timings
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeOrgo]:
-    async with FakeOrgo(timings=Timings.instant()) as f:
-        yield f
-
-
-@pytest.fixture
-async def orgo(fake: FakeOrgo) -> AsyncIterator[AsyncOrgo]:
-    async with fake.client(max_retries=0) as client:
-        yield client
 
 
 async def _running(orgo: AsyncOrgo, name: str = "agent-1") -> tuple[Workspace, Computer]:

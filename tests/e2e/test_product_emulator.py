@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +33,8 @@ from orgo_async import (
     WaitTimeoutError,
     Workspace,
 )
-from orgo_async.testing import FakeOrgo, Timings
+from orgo_async.testing import FakeOrgo
+from tests.conftest import eventually
 
 DOC: dict[str, Any] = {
     "api_version": "orgo.ai/v1",
@@ -47,25 +47,11 @@ DOC: dict[str, Any] = {
 
 
 @pytest.fixture
-async def fake() -> AsyncIterator[FakeOrgo]:
-    async with FakeOrgo(timings=Timings.instant()) as f:
-        f.templates.step_delay = 0.005
-        f.templates.keepalive = 0.05
-        yield f
-
-
-@pytest.fixture
-async def orgo(fake: FakeOrgo) -> AsyncIterator[AsyncOrgo]:
-    async with fake.client(max_retries=0) as client:
-        yield client
-
-
-async def _eventually(predicate: Callable[[], bool], timeout: float = 5.0) -> None:
-    for _ in range(int(timeout / 0.01)):
-        if predicate():
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError("the condition never became true")
+def fake(fake: FakeOrgo) -> FakeOrgo:
+    """The conftest's emulator, with template builds fast enough to watch to the end."""
+    fake.templates.step_delay = 0.005
+    fake.templates.keepalive = 0.05
+    return fake
 
 
 async def _computer(orgo: AsyncOrgo, name: str = "agent-1") -> tuple[Workspace, Computer]:
@@ -394,7 +380,7 @@ async def test_a_completion_stream_can_be_cancelled(fake: FakeOrgo, orgo: AsyncO
     fake.agent.step_delay = 0.3  # the agent is still acting when the caller gives up
     task = asyncio.create_task(orgo.chat.create(c.id, "click 1, 1 and click 2, 2"))
     streamed = asyncio.create_task(_drain(orgo.chat.stream(c.id, "click 3, 3")))
-    await _eventually(lambda: len(fake.computer(c.id).actions) >= 1)
+    await eventually(lambda: len(fake.computer(c.id).actions) >= 1)
     for t in (task, streamed):
         t.cancel()
     for t in (task, streamed):
@@ -522,7 +508,7 @@ async def test_agent_prompt(
     assert isinstance(events[-1], ResultEvent) and run.result is not None
     assert run.result.success and run.result.iterations == 4
     assert fake.computer(c.id).action_names() == ["screenshot", "click", "type", "screenshot"]
-    await _eventually(lambda: fake.agent.open_sockets == 0)  # the server saw the close
+    await eventually(lambda: fake.agent.open_sockets == 0)  # the server saw the close
     # The token (the API key) is in no log line and no repr.
     assert fake.api_key not in caplog.text and fake.api_key not in repr(run)
     assert "token=***" in caplog.text
@@ -581,7 +567,7 @@ async def test_agent_cancel_leaves_no_socket_open(fake: FakeOrgo, orgo: AsyncOrg
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
-    await _eventually(lambda: fake.agent.open_sockets == 0)
+    await eventually(lambda: fake.agent.open_sockets == 0)
     assert len(fake.computer(c.id).actions) < 4  # the run did not finish
 
 

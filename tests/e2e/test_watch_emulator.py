@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 
 import pytest
 
@@ -20,21 +20,9 @@ from orgo_async import (
     StatusChange,
     Watch,
 )
-from orgo_async.testing import FakeOrgo, Timings
+from orgo_async.testing import FakeOrgo
 
 Change = StatusChange[Computer]
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeOrgo]:
-    async with FakeOrgo(timings=Timings.instant()) as f:
-        yield f
-
-
-@pytest.fixture
-async def orgo(fake: FakeOrgo) -> AsyncIterator[AsyncOrgo]:
-    async with fake.client(max_retries=0) as client:
-        yield client
 
 
 class Collector:

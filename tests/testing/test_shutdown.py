@@ -22,6 +22,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from orgo_async.testing import FakeOrgo
+from tests.conftest import listen, pid_exists
 
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="the emulator's PTY is POSIX only")
 
@@ -58,14 +59,6 @@ async def _shell_pid(ws: ClientConnection) -> int:
             frame = json.loads(await ws.recv())
             seen += frame.get("data", "")
     return int(m.group(1))
-
-
-def _gone(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    return False
 
 
 @pytest.fixture
@@ -120,7 +113,7 @@ async def test_close_with_raw_and_sdk_sockets_open_is_prompt(fake: FakeOrgo) -> 
         codes = {key: await reader for key, reader in readers.items()}
         assert codes == dict.fromkeys(readers, 1001), codes
         # close() returned after the channels were cleaned up: no shell outlives it.
-        assert [pid for pid in [*pids, sdk_pid] if not _gone(pid)] == []
+        assert [pid for pid in [*pids, sdk_pid] if pid_exists(pid)] == []
 
 
 async def test_close_with_a_websocket_only_app_is_prompt() -> None:
@@ -134,10 +127,7 @@ async def test_close_with_a_websocket_only_app_is_prompt() -> None:
     app = web.Application()
     add_websocket_routes(app, fake)
     runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    port = await listen(runner)
     base = f"ws://127.0.0.1:{port}/desktops/{c.instance_id}/ws/"
     async with contextlib.AsyncExitStack() as stack:
         socks = [
@@ -152,7 +142,7 @@ async def test_close_with_a_websocket_only_app_is_prompt() -> None:
         except TimeoutError:
             pytest.fail(f"AppRunner.cleanup() took over {BOUND:g} s with WebSockets open")
         assert [await r for r in readers] == [1001] * len(CHANNELS)
-        assert _gone(pid)
+        assert not pid_exists(pid)
 
 
 async def test_close_with_hosted_agent_sessions_open_is_prompt(fake: FakeOrgo) -> None:

@@ -21,6 +21,7 @@ from websockets.exceptions import ConnectionClosed
 
 from orgo_async.testing._state import FakeComputer, FakeWorkspace, World
 from orgo_async.testing._ws_routes import add_websocket_routes
+from tests.conftest import listen
 
 
 @dataclass
@@ -53,10 +54,7 @@ class Harness:
         app = web.Application()
         add_websocket_routes(app, self.fake)
         self._runner = web.AppRunner(app)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        port = await listen(self._runner)
         self.origin = f"ws://127.0.0.1:{port}"
 
     async def close(self) -> None:

@@ -13,6 +13,8 @@ from typing import Any
 import pytest
 from websockets.exceptions import ConnectionClosed
 
+from tests.conftest import pid_exists, pid_running, serving
+
 from .conftest import Harness, close_code, recv_json
 
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="the emulator's PTY is POSIX only")
@@ -175,12 +177,7 @@ async def test_remote_client_needs_allow_exec() -> None:
     h.fake.allow_exec = False
     app = web.Application()
     add_websocket_routes(app, h.fake)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    try:
-        site = web.TCPSite(runner, addr, 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    async with serving(web.AppRunner(app), addr) as port:
         h.origin = f"ws://{addr}:{port}"
         url = h.url("terminal")
         async with connect(url, open_timeout=10) as ws:
@@ -191,8 +188,6 @@ async def test_remote_client_needs_allow_exec() -> None:
         h.fake.allow_exec = True
         async with connect(url, open_timeout=10) as ws:
             assert "\n42\n" in await _run(ws, "echo $((6*7))")
-    finally:
-        await runner.cleanup()
 
 
 async def test_spawn_failure_closes_4500(harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -219,31 +214,12 @@ async def _wait_gone(pid: int, alive: Callable[[int], bool], what: str) -> None:
         pytest.fail(f"the {what} (pid {pid}) outlived its socket by {BOUND:g} s")
 
 
-def _exists(pid: int) -> bool:
-    """Not reaped yet (a zombie still answers kill 0)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
-
-
 async def test_shell_killed_when_socket_closes(harness: Harness) -> None:
     async with harness.connect("terminal") as ws:
         out = await _run(ws, "echo PID=$$")
         pid = int(re.search(r"\nPID=(\d+)\n", out).group(1))  # type: ignore[union-attr]
-        assert _exists(pid)
-    await _wait_gone(pid, _exists, "shell")
-
-
-def _alive(pid: int) -> bool:
-    """Running (a zombie reparented to init is dead; reaping it is init's job)."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            stat = f.read()
-    except FileNotFoundError:
-        return False
-    return stat[stat.rfind(b")") + 2 :].split()[0] != b"Z"
+        assert pid_exists(pid)
+    await _wait_gone(pid, pid_exists, "shell")
 
 
 @pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="needs Linux /proc")
@@ -251,5 +227,5 @@ async def test_background_job_killed_too(harness: Harness) -> None:
     async with harness.connect("terminal") as ws:
         out = await _run(ws, "sleep 300 & echo BG=$!")
         pid = int(re.search(r"\nBG=(\d+)\n", out).group(1))  # type: ignore[union-attr]
-        assert _alive(pid)
-    await _wait_gone(pid, _alive, "background job")
+        assert pid_running(pid)
+    await _wait_gone(pid, pid_running, "background job")

@@ -6,14 +6,11 @@ with that reason when the binaries are absent.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import os
-import shutil
-import socket
 from collections.abc import AsyncIterator
 
 import pytest
+
+from tests.x11 import missing, xvfb
 
 from .conftest import Harness
 from .rfb_client import RfbAuthFailed, handshake, read_raw_update, update_request
@@ -22,7 +19,7 @@ from .test_ws_websockify import WsStream
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(
-        not (shutil.which("Xvfb") and shutil.which("x11vnc")),
+        bool(missing(("Xvfb", "x11vnc"))),
         reason="needs Xvfb and x11vnc (apt-get install -y xvfb x11vnc)",
     ),
 ]
@@ -30,82 +27,12 @@ pytestmark = [
 WIDTH, HEIGHT = 640, 480
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-    return port
-
-
-async def _stop(proc: asyncio.subprocess.Process) -> None:
-    if proc.returncode is None:
-        with contextlib.suppress(ProcessLookupError):
-            proc.terminate()
-        try:
-            async with asyncio.timeout(5):
-                await proc.wait()
-        except TimeoutError:
-            proc.kill()
-            await proc.wait()
-
-
 @pytest.fixture
 async def x11vnc(harness: Harness) -> AsyncIterator[int]:
     """Xvfb + x11vnc with the computer's vnc_password; yields the VNC port."""
-    read_fd, write_fd = os.pipe()
-    xvfb = await asyncio.create_subprocess_exec(
-        "Xvfb",
-        "-displayfd",
-        str(write_fd),
-        "-screen",
-        "0",
-        f"{WIDTH}x{HEIGHT}x24",
-        "-nolisten",
-        "tcp",
-        pass_fds=(write_fd,),
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.DEVNULL,
-    )
-    os.close(write_fd)
-    procs = [xvfb]
-    try:
-        loop = asyncio.get_running_loop()
-        with os.fdopen(read_fd, "rb") as pipe:
-            async with asyncio.timeout(20):
-                display = (await loop.run_in_executor(None, pipe.readline)).strip().decode()
-        assert display.isdigit(), f"Xvfb did not report a display: {display!r}"
-        port = _free_port()
-        vnc = await asyncio.create_subprocess_exec(
-            "x11vnc",
-            "-display",
-            f":{display}",
-            "-rfbport",
-            str(port),
-            "-localhost",
-            "-passwd",
-            harness.computer.vnc_password,
-            "-forever",
-            "-shared",
-            "-quiet",
-            "-nopw",
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.DEVNULL,
-        )
-        procs.append(vnc)
-        async with asyncio.timeout(20):
-            while True:
-                try:
-                    _, w = await asyncio.open_connection("127.0.0.1", port)
-                except OSError:
-                    await asyncio.sleep(0.1)
-                    continue
-                w.close()
-                await w.wait_closed()
-                break
-        yield port
-    finally:
-        for proc in reversed(procs):
-            await _stop(proc)
+    async with xvfb(WIDTH, HEIGHT) as x:
+        await x.start_vnc(harness.computer.vnc_password)
+        yield x.port
 
 
 async def test_rfb_through_websockify_to_x11vnc(harness: Harness, x11vnc: int) -> None:

@@ -11,6 +11,8 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import eventually
+
 uvicorn = pytest.importorskip("uvicorn", reason="needs the web extra (pip install -e .[test])")
 
 
@@ -147,8 +149,6 @@ async def tcp_counter(fake_orgo: Any) -> AsyncIterator[TcpCounter]:
 
 
 async def wait_for(predicate: Any, timeout: float = 10.0, interval: float = 0.02) -> None:
-    """Wait until ``predicate()`` is true (fails the test after ``timeout`` seconds)."""
-    async with asyncio.timeout(timeout):
-        # Polling on purpose: the conditions live in servers that signal nothing.
-        while not predicate():  # noqa: ASYNC110
-            await asyncio.sleep(interval)
+    """:func:`tests.conftest.eventually` with the web tests' longer default (uvicorn,
+    a browser and the emulator share the machine)."""
+    await eventually(predicate, timeout, interval=interval)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
-import os
 import sys
 import warnings
 from collections.abc import AsyncIterator
@@ -23,8 +22,10 @@ from fastapi import FastAPI, Request
 from orgo_async import AsyncOrgo
 from orgo_async.testing import FakeOrgo
 from orgo_async.web import OrgoDep, get_orgo, orgo_lifespan
+from tests.conftest import pid_running
 
 from ._apps import Probe, build_app
+from ._browser import closed_with, shell_pid
 from .conftest import TcpCounter, UvicornServer, wait_for
 
 pytestmark = pytest.mark.slow
@@ -75,22 +76,17 @@ async def test_shutdown_closes_client_and_live_relays_without_resource_warnings(
         async with httpx.AsyncClient(base_url=srv.url, timeout=30) as http:
             assert (await http.get("/workspaces")).json() == ["w"]
         browser = await websockets.connect(f"{srv.ws_url}/computers/{c.id}/terminal")
-        await browser.send('{"type":"input","data":"echo PID=$$\\r"}')
-        pid = await _read_pid(browser)
-        assert _alive(pid)
+        pid = await shell_pid(browser)
+        assert pid_running(pid)
     finally:
         await srv.stop()
     # The relay ended with the app, before the client closed, and its shell is gone.
-    async with asyncio.timeout(5):
-        with pytest.raises(websockets.ConnectionClosed) as closed:
-            while True:
-                await browser.recv()
-    assert closed.value.rcvd is not None
-    assert closed.value.rcvd.code in (1001, 1012)  # ours, or uvicorn's own "restart"
+    code, _ = await closed_with(browser, timeout=5)
+    assert code in (1001, 1012)  # ours, or uvicorn's own "restart"
     await browser.close()
     assert probe.relays[0].code in (1001, None)
     assert probe.clients[0].is_closed
-    await wait_for(lambda: not _alive(pid), timeout=5)
+    await wait_for(lambda: not pid_running(pid), timeout=5)
     await wait_for(lambda: tcp_counter.live == 0, timeout=5)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
@@ -199,32 +195,6 @@ def test_import_orgo_async_imports_no_web_framework() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout.strip()
     assert out == "[]"
-
-
-async def _read_pid(browser: object) -> int:
-    import json
-    import re
-
-    text = ""
-    async with asyncio.timeout(10):
-        while (m := re.search(r"PID=(\d+)", text)) is None:
-            msg = json.loads(await browser.recv())  # type: ignore[attr-defined]
-            if msg["type"] == "output":
-                text += msg["data"]
-    return int(m.group(1))
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    # A zombie is gone for our purposes only once reaped; read its state.
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().split(") ", 1)[1][0] != "Z"
-    except OSError:
-        return False
 
 
 def _task_names() -> set[str]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -16,10 +15,11 @@ import websockets
 from websockets.asyncio.client import ClientConnection
 
 from orgo_async.testing import FakeOrgo
+from tests.conftest import pid_running
 
 from ._apps import Probe, build_app
+from ._browser import closed_with, drain, read_until, settled, shell_pid
 from .conftest import UvicornServer, wait_for
-from .test_app import _alive
 
 pytestmark = pytest.mark.slow
 
@@ -46,33 +46,12 @@ async def env(fake_orgo: FakeOrgo) -> AsyncIterator[Env]:
         yield Env(fake_orgo, srv, probe, c.id)
 
 
-async def read_until(ws: ClientConnection, pattern: str, timeout: float = 10) -> str:
-    """Output text up to and including ``pattern`` (a regex)."""
-    text = ""
-    async with asyncio.timeout(timeout):
-        while not re.search(pattern, text):
-            msg = json.loads(await ws.recv())
-            if msg["type"] == "output":
-                text += msg["data"]
-    return text
-
-
 async def next_message(ws: ClientConnection, kind: str, timeout: float = 10) -> dict[str, Any]:
     async with asyncio.timeout(timeout):
         while True:
             msg: dict[str, Any] = json.loads(await ws.recv())
             if msg["type"] == kind:
                 return msg
-
-
-async def closed_with(ws: ClientConnection, timeout: float = 10) -> tuple[int, str]:
-    with pytest.raises(websockets.ConnectionClosed) as closed:
-        async with asyncio.timeout(timeout):
-            while True:
-                await ws.recv()
-    rcvd = closed.value.rcvd
-    assert rcvd is not None, "closed without a close frame"
-    return rcvd.code, rcvd.reason
 
 
 def typed(text: str) -> str:
@@ -181,10 +160,9 @@ async def test_password_rotation_closes_1012_and_the_reconnect_needs_no_password
 
 async def test_browser_leaving_ends_the_shell(env: Env) -> None:
     async with env.connect() as ws:
-        await ws.send(typed("echo PID=$$\r"))
-        pid = int(re.search(r"PID=(\d+)", await read_until(ws, r"PID=\d+"))[1])  # type: ignore[index]
-        assert _alive(pid)
-    await wait_for(lambda: not _alive(pid), timeout=5)
+        pid = await shell_pid(ws)
+        assert pid_running(pid)
+    await wait_for(lambda: not pid_running(pid), timeout=5)
     await wait_for(lambda: env.probe.relays[0].browser_code == 1000)
     assert env.probe.relays[0].code is None  # nobody left to tell
 
@@ -200,36 +178,17 @@ async def test_a_browser_that_stops_reading_stops_the_shell_not_the_server(env: 
         await ws.send(typed("yes 0123456789abcdef0123456789abcdef0123456789abcdef\r"))
         await wait_for(lambda: stats.to_browser > 0)
         ws.transport.pause_reading()  # the browser stops reading
-        plateau = await _plateau(lambda: stats.to_browser)
+        plateau = await settled(lambda: stats.to_browser)
         assert plateau < 32 << 20, "the relay kept buffering for a browser that reads nothing"
         await asyncio.sleep(0.5)
         assert stats.to_browser == plateau
         ws.transport.resume_reading()
-        reader = asyncio.create_task(_drain(ws))
+        reader = asyncio.create_task(drain(ws))
         await wait_for(lambda: stats.to_browser > plateau + (1 << 20))
         await ws.send(typed("\x03"))
         reader.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await reader
-
-
-async def _plateau(value: Any, settle: float = 0.6, timeout: float = 15) -> int:
-    """Wait until ``value()`` stops changing for ``settle`` seconds; return it."""
-    async with asyncio.timeout(timeout):
-        last = value()
-        while True:
-            await asyncio.sleep(settle)
-            now = value()
-            if now == last:
-                return int(now)
-            last = now
-
-
-async def _drain(ws: ClientConnection) -> None:
-    """Read and drop frames (the browser reading again) until the socket closes."""
-    with contextlib.suppress(websockets.ConnectionClosed):
-        async for _ in ws:
-            pass
 
 
 async def test_shell_failing_to_start_closes_4500(env: Env) -> None:

@@ -20,6 +20,7 @@ from orgo_async._protocol.rfb import FramebufferUpdate, RfbClient, ServerInit
 from orgo_async.testing import FakeOrgo
 
 from ._apps import Probe, build_app
+from ._browser import closed_with, drain, settled
 from .conftest import TcpCounter, UvicornServer, wait_for
 
 pytestmark = pytest.mark.slow
@@ -81,16 +82,6 @@ async def next_update(
             client.receive_data(data)
             if client.error is not None:
                 raise client.error
-
-
-async def closed_with(ws: ClientConnection, timeout: float = 15) -> tuple[int, str]:
-    with pytest.raises(websockets.ConnectionClosed) as closed:
-        async with asyncio.timeout(timeout):
-            while True:
-                await ws.recv()
-    rcvd = closed.value.rcvd
-    assert rcvd is not None, "closed without a close frame"
-    return rcvd.code, rcvd.reason
 
 
 async def test_browser_gets_a_session_without_any_password(env: Env) -> None:
@@ -223,12 +214,12 @@ async def test_a_browser_that_stops_reading_pushes_back_to_the_desktop(env: Env)
         sender = asyncio.create_task(flood())
         reader: asyncio.Task[None] | None = None
         try:
-            plateau = await _plateau(lambda: stats.to_browser)
+            plateau = await settled(lambda: stats.to_browser)
             assert plateau < 48 << 20, "the relay kept reading for a browser that reads nothing"
             await asyncio.sleep(0.5)
             assert stats.to_browser == plateau
             ws.transport.resume_reading()
-            reader = asyncio.create_task(_drain(ws))
+            reader = asyncio.create_task(drain(ws))
             await wait_for(lambda: stats.to_browser > plateau + (1 << 20), timeout=20)
         finally:
             for task in (sender, reader):
@@ -236,24 +227,6 @@ async def test_a_browser_that_stops_reading_pushes_back_to_the_desktop(env: Env)
                     task.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
                         await task
-
-
-async def _plateau(value: Any, settle: float = 0.6, timeout: float = 20) -> int:
-    async with asyncio.timeout(timeout):
-        last = value()
-        while True:
-            await asyncio.sleep(settle)
-            now = value()
-            if now == last and now > 0:
-                return int(now)
-            last = now
-
-
-async def _drain(ws: ClientConnection) -> None:
-    """Read and drop frames (the browser reading again) until the socket closes."""
-    with contextlib.suppress(websockets.ConnectionClosed):
-        async for _ in ws:
-            pass
 
 
 async def test_upstream_dropped_during_the_handshake_is_retried_unseen(env: Env) -> None:

@@ -1,8 +1,9 @@
-"""A real X server for the RFB input tests: Xvfb, x11vnc on it, and X clients to observe
-the effects (``xdotool`` reads the pointer, ``xev`` prints the events a window receives).
+"""A real X server for the tests: Xvfb, x11vnc on it, and X clients to observe the
+effects (``xdotool`` reads the pointer, ``xev`` prints the events a window receives).
 
-Used by ``test_x11vnc.py`` (skipped, with the reason, when a binary is missing) and by the
-agent benchmark's REST-vs-RFB measurement.
+Used by ``agents/test_x11vnc.py`` (the RFB input path), ``testing_ws/test_ws_x11vnc.py``
+(the emulator's websockify in front of a real VNC server), each skipped with the reason
+when a binary is missing, and by the agent benchmark's REST-vs-RFB measurement.
 """
 
 from __future__ import annotations
@@ -19,9 +20,9 @@ from dataclasses import dataclass, field
 BINARIES = ("Xvfb", "x11vnc", "xdotool", "xev")
 
 
-def missing() -> list[str]:
-    """The binaries these tests need that are not installed."""
-    return [b for b in BINARIES if shutil.which(b) is None]
+def missing(binaries: tuple[str, ...] = BINARIES) -> list[str]:
+    """Those of ``binaries`` (by default all this module runs) that are not installed."""
+    return [b for b in binaries if shutil.which(b) is None]
 
 
 def free_port() -> int:
