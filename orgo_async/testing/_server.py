@@ -119,6 +119,7 @@ class FakeOrgo:
         self.max_stored_screenshots = max_stored_screenshots
         self.faults = Faults()
         self.requests: list[RecordedRequest] = []
+        self.in_flight: dict[Any, int] = {}
         self.storage: dict[str, bytes] = {}
         #: Stored files (§8), the template registry (§9), the hosted agent (§10).
         self.files = FileStore()
@@ -134,6 +135,8 @@ class FakeOrgo:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._workdir: str | None = None
         self._pid = 4000
+        self._refuse_until = 0.0
+        self._reopen: asyncio.Task[Any] | None = None
 
     def __repr__(self) -> str:
         return f"FakeOrgo(base_url={self.base_url!r}, computers={len(self.world.computers)})"
@@ -162,6 +165,8 @@ class FakeOrgo:
         assert server is not None
         sockets = getattr(server, "sockets", None) or []
         self.port = int(sockets[0].getsockname()[1])
+        # The advertised origin (connection_url, hostname) may be changed afterwards, by
+        # a test that puts a proxy in front; it is only set here.
         host = f"[{self.host}]" if ":" in self.host else self.host
         self.origin = f"http://{host}:{self.port}"
         self.base_url = self.origin + "/api"
@@ -176,6 +181,11 @@ class FakeOrgo:
         completes as soon as the peer answers (aiohttp's own shutdown stops reading
         first, which would make every open socket wait out its close timeout).
         """
+        if self._reopen is not None:
+            self._reopen.cancel()
+            with contextlib.suppress(BaseException):
+                await self._reopen
+            self._reopen = None
         if self._site is not None:
             site, self._site = self._site, None
             await site.stop()  # stop listening; open connections keep working
@@ -204,6 +214,50 @@ class FakeOrgo:
     def hostname(self) -> str:
         """``host:port`` of the emulator, the value of every computer's ``hostname``."""
         return self.origin.split("://", 1)[1] if self.origin else f"{self.host}:{self.port}"
+
+    @property
+    def refusing(self) -> bool:
+        """Whether new connections are being refused (:meth:`refuse_connections`)."""
+        return self._reopen is not None and not self._reopen.done()
+
+    async def refuse_connections(self, seconds: float, *, close_idle: bool = True) -> None:
+        """Refuse new TCP connections for ``seconds``, then listen again on the same port.
+
+        The listening socket is closed, so a client's connect gets ``ECONNREFUSED``
+        (what a restarting load balancer gives); open connections, WebSockets included,
+        keep working. ``close_idle`` also closes the keep-alive connections that are idle
+        right now, so a client with a connection pool has to open a new one (a request
+        racing that close sees its connection dropped, as against a real server); one
+        busy with a request stays open. Called again while refusing, it extends the
+        window. Returns at once.
+        """
+        if seconds <= 0:
+            raise ValueError("seconds must be > 0")
+        if self._runner is None:
+            raise RuntimeError("FakeOrgo is not started")
+        loop = asyncio.get_running_loop()
+        self._refuse_until = max(self._refuse_until, loop.time() + seconds)
+        if self._site is not None:
+            site, self._site = self._site, None
+            await site.stop()
+        if close_idle and self._runner.server is not None:
+            for conn in self._runner.server.connections:
+                # A busy one is left alone: aiohttp's graceful close() would stop
+                # reading it at once (a WebSocket would miss its peer's frames).
+                if conn.transport is not None and conn.transport not in self.in_flight:
+                    conn.force_close()
+        if not self.refusing:
+            self._reopen = loop.create_task(self._listen_again())
+
+    async def _listen_again(self) -> None:
+        loop = asyncio.get_running_loop()
+        # The window may be extended while this sleeps: sleep again until it is over.
+        while (wait := self._refuse_until - loop.time()) > 0:  # noqa: ASYNC110
+            await asyncio.sleep(wait)
+        assert self._runner is not None
+        site = web.TCPSite(self._runner, self.host, self.port, reuse_address=True)
+        await site.start()
+        self._site = site
 
     # -- conveniences for tests --------------------------------------------------------
 
@@ -297,15 +351,19 @@ class FakeOrgo:
         self,
         computer_id: str,
         channel: Literal["terminal", "audio", "events", "websockify"],
-        close_code: int,
+        close_code: int | None = None,
         *,
         after_frames: int = 0,
         reason: str = "",
         times: int | None = 1,
+        reset: bool = False,
     ) -> WsFault:
         """Close the next ``times`` sockets of ``channel`` with ``close_code`` after
-        ``after_frames`` server frames."""
-        fault = WsFault(channel, close_code, after_frames, reason, times)
+        ``after_frames`` server frames; ``reset=True`` instead aborts the TCP connection
+        there (a reset, no close frame: the client sees 1006)."""
+        if (close_code is None) == (not reset):
+            raise ValueError("give either a close_code or reset=True")
+        fault = WsFault(channel, close_code or 1006, after_frames, reason, times, reset)
         self.computer(computer_id).ws_faults.append(fault)
         return fault
 

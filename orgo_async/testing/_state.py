@@ -96,14 +96,17 @@ class EventHub:
 @dataclass
 class WsFault:
     """A scripted WebSocket fault for one channel (``terminal``, ``audio``, ``events``,
-    ``websockify``): close with ``close_code`` after ``after_frames`` server frames.
-    ``times`` is how many connections it applies to (``None`` = all)."""
+    ``websockify``): close with ``close_code`` after ``after_frames`` server frames, or
+    with ``reset`` abort the TCP connection there without a close frame (``close_code``
+    is then what the client reports, 1006). ``times`` is how many connections it
+    applies to (``None`` = all)."""
 
     channel: str
     close_code: int
     after_frames: int = 0
     reason: str = ""
     times: int | None = 1
+    reset: bool = False
 
 
 @dataclass
