@@ -3,9 +3,9 @@
 A :class:`Fault` matches requests by method and path pattern (``{name}`` matches one
 path segment; patterns are relative to ``/api``, so ``/computers/{id}`` and
 ``/api/computers/{id}`` are the same; ``/desktops/{id}/ws/terminal`` matches a WebSocket
-handshake; ``headers`` narrows it to requests carrying those header values, so a test
-can aim a fault at one logical call among many concurrent ones) and, for each request it
-applies to, does in order:
+handshake; ``"*"`` matches every path; ``headers`` narrows it to requests carrying
+those header values, so a test can aim a fault at one logical call among many
+concurrent ones) and, for each request it applies to, does in order:
 
 1. sleeps ``latency`` seconds (before the route runs: a hang before processing; the
    route still runs afterwards, as a server does for a client that gave up);
@@ -77,6 +77,8 @@ ERROR_TEXT: dict[int, str] = {
 
 
 def _compile(pattern: str) -> re.Pattern[str]:
+    if pattern == "*":
+        return re.compile(".*")
     path = pattern if pattern.startswith("/") else "/" + pattern
     if path.startswith("/api/"):
         path = path[4:]

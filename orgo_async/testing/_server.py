@@ -22,6 +22,7 @@ import contextlib
 import logging
 import secrets
 import shutil
+import socket
 import tempfile
 from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Any, Literal
@@ -130,7 +131,8 @@ class FakeOrgo:
         self._bash_handler: BashHandler | None = None
         self._exec_handler: ExecHandler | None = None
         self._runner: web.AppRunner | None = None
-        self._site: web.TCPSite | None = None
+        self._site: web.SockSite | None = None
+        self._listener: socket.socket | None = None
         self._sockets: OpenSockets | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._workdir: str | None = None
@@ -153,18 +155,13 @@ class FakeOrgo:
         # A short shutdown grace: a test that abandons a slow request must not hang close().
         runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1.0)
         await runner.setup()
-        site = web.TCPSite(runner, self.host, self.port)
+        self._runner = runner
         try:
-            await site.start()
+            await self._listen()
         except BaseException:
+            self._runner = None
             await runner.cleanup()
             raise
-        self._runner = runner
-        self._site = site
-        server = site._server
-        assert server is not None
-        sockets = getattr(server, "sockets", None) or []
-        self.port = int(sockets[0].getsockname()[1])
         # The advertised origin (connection_url, hostname) may be changed afterwards, by
         # a test that puts a proxy in front; it is only set here.
         host = f"[{self.host}]" if ":" in self.host else self.host
@@ -186,9 +183,7 @@ class FakeOrgo:
             with contextlib.suppress(BaseException):
                 await self._reopen
             self._reopen = None
-        if self._site is not None:
-            site, self._site = self._site, None
-            await site.stop()  # stop listening; open connections keep working
+        await self._stop_listening()  # open connections keep working
         if self._sockets is not None:
             await self._sockets.close_all()
         for task in list(self._tasks):
@@ -237,9 +232,7 @@ class FakeOrgo:
             raise RuntimeError("FakeOrgo is not started")
         loop = asyncio.get_running_loop()
         self._refuse_until = max(self._refuse_until, loop.time() + seconds)
-        if self._site is not None:
-            site, self._site = self._site, None
-            await site.stop()
+        await self._stop_listening()
         if close_idle and self._runner.server is not None:
             for conn in self._runner.server.connections:
                 # A busy one is left alone: aiohttp's graceful close() would stop
@@ -254,10 +247,39 @@ class FakeOrgo:
         # The window may be extended while this sleeps: sleep again until it is over.
         while (wait := self._refuse_until - loop.time()) > 0:  # noqa: ASYNC110
             await asyncio.sleep(wait)
+        await self._listen()
+
+    async def _listen(self) -> None:
+        """Listen on ``host:port`` (a free port the first time; the same one after)."""
         assert self._runner is not None
-        site = web.TCPSite(self._runner, self.host, self.port, reuse_address=True)
-        await site.start()
-        self._site = site
+        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+        sock = socket.create_server((self.host, self.port), family=family, backlog=128)
+        site = web.SockSite(self._runner, sock)
+        try:
+            await site.start()
+        except BaseException:
+            sock.close()
+            raise
+        self._site, self._listener = site, sock
+        self.port = int(sock.getsockname()[1])
+
+    async def _stop_listening(self) -> None:
+        """Close the listening socket; accepted connections keep working.
+
+        Accepting stops first and the loop turns twice before the server closes: on
+        Python 3.11 a connection accepted just before ``Server.close()`` but set up just
+        after it fails an assertion in ``Server._attach``, and its socket is never
+        closed (nor served: its client waits for an answer that never comes).
+        """
+        site, sock = self._site, self._listener
+        if site is None or sock is None:
+            return
+        self._site = self._listener = None
+        with contextlib.suppress(ValueError, OSError, NotImplementedError):
+            asyncio.get_running_loop().remove_reader(sock.fileno())
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+        await site.stop()
 
     # -- conveniences for tests --------------------------------------------------------
 

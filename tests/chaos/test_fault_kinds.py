@@ -236,3 +236,47 @@ def test_fault_validation(fake: FakeOrgo) -> None:
     with pytest.raises(ValueError):
         fake.faults.add("GET", "/x", kind="explode")  # type: ignore[arg-type]
     assert fake.faults.add("GET", "/x", hold=0.1).times is None  # like latency: every one
+
+
+async def test_star_path_matches_every_path(fake: FakeOrgo, computer: FakeComputer) -> None:
+    fault = fake.faults.add("*", "*", statuses=[502, 502], headers={"X-Chaos-Op": "9"})
+    assert await raw_click(fake, computer, 1, **{"X-Chaos-Op": "9"}) == 502
+    hdrs = {"Authorization": f"Bearer {fake.api_key}", "X-Chaos-Op": "9"}
+    async with aiohttp.ClientSession() as s:
+        async with s.get(f"{fake.base_url}/computers/{computer.id}", headers=hdrs) as r:
+            assert r.status == 502
+        async with s.get(f"{fake.base_url}/computers/{computer.id}", headers=hdrs) as r:
+            assert r.status == 200
+    assert fault.hits == 2
+
+
+async def test_refuse_serves_connections_accepted_just_before(
+    fake: FakeOrgo, computer: FakeComputer
+) -> None:
+    """Connections the server accepted in the same loop turn as the refusal are still
+    served (on Python 3.11 closing the server then would leave them unattached: never
+    answered, their sockets never closed)."""
+    import gc
+    import socket
+
+    loop = asyncio.get_running_loop()
+    clients = [socket.create_connection(("127.0.0.1", fake.port)) for _ in range(8)]
+    try:
+        await asyncio.sleep(0)  # the loop sees the listener readable ...
+        await asyncio.sleep(0)  # ... and has accepted them: their set-up is pending
+        await fake.refuse_connections(0.2, close_idle=False)
+        request = (
+            f"GET /api/computers/{computer.id} HTTP/1.1\r\nHost: x\r\n"
+            f"Authorization: Bearer {fake.api_key}\r\nConnection: close\r\n\r\n"
+        ).encode()
+        for sock in clients:
+            sock.setblocking(False)
+            await loop.sock_sendall(sock, request)
+        for sock in clients:
+            async with asyncio.timeout(5):
+                head = await loop.sock_recv(sock, 64)
+            assert head.startswith(b"HTTP/1.1 200"), head
+    finally:
+        for sock in clients:
+            sock.close()
+    gc.collect()
