@@ -3,12 +3,22 @@
 # make lint   - ruff + mypy --strict
 # make bench  - run the benchmarks side by side, print the tables, rewrite benchmarks/README.md
 #               (about 6 minutes; BENCH_ARGS=--quick for tiny sizes, "--only fleet decode")
+# make chaos  - a seeded chaos run: 20,000 operations with injected faults, the table and
+#               the invariants (about 2.5 minutes; SEED=, OPS=, LANES= to change it)
+# make soak   - 1,000 long-lived channels, fleet polling and rotations for SOAK_MINUTES
+#               (default 5), RSS and fds sampled over time (not in CI)
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean
+SEED ?= 1
+OPS ?= 20000
+LANES ?= 48
+SOAK_CHANNELS ?= 1000
+SOAK_MINUTES ?= 5
+
+.PHONY: demo test lint bench chaos soak clean
 
 .venv/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +39,12 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run $(BENCH_ARGS)
+
+chaos: $(STAMP)
+	$(BIN)/python -m benchmarks.chaos --seed $(SEED) --ops $(OPS) --lanes $(LANES)
+
+soak: $(STAMP)
+	$(BIN)/python -m benchmarks.chaos --soak --seed $(SEED) --channels $(SOAK_CHANNELS) --minutes $(SOAK_MINUTES) $(SOAK_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .cache

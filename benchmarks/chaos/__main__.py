@@ -32,6 +32,11 @@ def main(argv: list[str] | None = None) -> int:
     from .run import run_chaos
 
     command = f"make chaos SEED={args.seed} OPS={args.ops} LANES={args.lanes}"
+    if args.timeout != 1.0:
+        command = (
+            f"python -m benchmarks.chaos --seed {args.seed} --ops {args.ops} "
+            f"--lanes {args.lanes} --timeout {args.timeout:g}"
+        )
     print(f"chaos: seed {args.seed}, {args.ops:,} operations, {args.lanes} lanes", flush=True)
     result = asyncio.run(
         run_chaos(

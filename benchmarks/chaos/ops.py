@@ -314,16 +314,32 @@ async def _events(r: Runner, lane: Lane, v: AsyncOrgo, op: Op) -> Any:
             title = f"{marker_text(op)}-{i}"
             lane.a.events.publish("window_focus", {"window_id": "0x3200001", "title": title})
             r.events_published += 1
-            try:
-                # An event published while the socket is being replaced is lost (the
-                # server does not replay): our own deadline, not a failure.
-                event = await events.next(timeout=0.5)
-            except TimeoutError:
-                continue
-            if getattr(event.data, "title", None) != title:
-                raise WrongResult(f"events answered {event!r}")
-            r.events_received += 1
+            if await _event_titled(events, title):
+                r.events_received += 1
         return events
+
+
+async def _event_titled(events: Any, title: str) -> bool:
+    """Read until the event titled ``title``; ``False`` after half a second without it.
+
+    An event published while the socket is being replaced is lost (the server does not
+    replay): our own deadline, not a failure. Other ``window_focus`` events can arrive
+    (a click whose request the server ran late focuses a window); one carrying another
+    operation's marker would be a crossed wire.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 0.5
+    while (left := deadline - loop.time()) > 0:
+        try:
+            event = await events.next(timeout=left)
+        except TimeoutError:
+            return False
+        got = getattr(event.data, "title", None)
+        if got == title:
+            return True
+        if isinstance(got, str) and got.startswith("op-"):
+            raise WrongResult(f"events answered {got!r}, expected {title!r}")
+    return False
 
 
 async def _audio(r: Runner, lane: Lane, v: AsyncOrgo, op: Op) -> Any:

@@ -18,6 +18,7 @@ produced is still found).
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import gc
 import logging
 import os
@@ -38,6 +39,7 @@ __all__ = [
     "child_pids",
     "client_leaks",
     "fd_count",
+    "heap_in_use_mb",
     "leak_report",
     "rss_mb",
     "snapshot",
@@ -68,6 +70,50 @@ def rss_mb() -> float:
 def peak_rss_mb() -> float:
     """The highest resident set size so far, MB."""
     return _status_kb("VmHWM") / 1024
+
+
+class _MallInfo2(ctypes.Structure):
+    _fields_ = [
+        (name, ctypes.c_size_t)
+        for name in (
+            "arena",
+            "ordblks",
+            "smblks",
+            "hblks",
+            "hblkhd",
+            "usmblks",
+            "fsmblks",
+            "uordblks",
+            "fordblks",
+            "keepcost",
+        )
+    ]
+
+
+def _mallinfo2() -> Any:
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        fn = libc.mallinfo2
+    except (OSError, AttributeError):  # not glibc >= 2.33
+        return None
+    fn.restype = _MallInfo2
+    return fn
+
+
+_MALLINFO2 = _mallinfo2()
+
+
+def heap_in_use_mb() -> float | None:
+    """Bytes the C allocator has handed out and not got back (every Python object,
+    buffer and zlib context lives there), MB; ``None`` off glibc.
+
+    Flatter than RSS, which also counts pages of freed chunks the allocator keeps and
+    grows as already-reserved pages are touched for the first time.
+    """
+    if _MALLINFO2 is None:
+        return None
+    info = _MALLINFO2()
+    return float(info.uordblks + info.hblkhd) / (1024 * 1024)
 
 
 def child_pids() -> list[int]:
