@@ -13,13 +13,13 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from orgo_async import AsyncOrgo, OrgoError
-from orgo_async.testing import FakeComputer, FakeOrgo, Fault, Timings
+from orgo_async.testing import FakeComputer, FakeOrgo, Fault, FaultKind, Timings
 
 from .ops import EXECUTORS, Lane, Runner, WrongResult, marker_text
-from .plan import RESOLUTION, Op, Plan, digest, make_plan, marker_xy
+from .plan import RESOLUTION, Op, Plan, RestFault, digest, make_plan, marker_xy
 from .probes import (
     LagMeter,
     LeakReport,
@@ -36,7 +36,33 @@ __all__ = ["ChaosResult", "OpTally", "run_chaos"]
 
 OP_BOUND = 30.0  # our bound on one operation: beyond it the SDK neither answered nor failed
 HEADER = "X-Chaos-Op"
-_CHANNEL_PATH = {"terminal": "terminal", "events": "events", "audio": "audio", "vnc": "websockify"}
+WsChannel = Literal["terminal", "events", "audio", "websockify"]
+_CHANNEL_PATH: dict[str, WsChannel] = {
+    "terminal": "terminal",
+    "events": "events",
+    "audio": "audio",
+    "vnc": "websockify",
+}
+_DAMAGE: dict[str, FaultKind] = {
+    "reset": "reset",
+    "lost": "lost",
+    "drop": "drop",
+    "truncated": "truncated",
+    "malformed": "malformed",
+}
+
+
+def _rest_fault(f: RestFault) -> dict[str, Any]:
+    """``Faults.add`` arguments of a planned REST fault (``refused`` is not one)."""
+    if f.kind in ("5xx", "429"):
+        return {"statuses": list(f.statuses), "retry_after": f.retry_after}
+    if f.kind == "503+lost":  # a 503 (retried even for an action), then the answer lost
+        return {"statuses": [503], "kind": "lost"}
+    if f.kind == "hold":
+        return {"hold": f.seconds, "times": 1}
+    if f.kind == "latency":
+        return {"latency": f.seconds, "times": 1}
+    return {"kind": _DAMAGE[f.kind]}
 
 
 @dataclass
@@ -153,43 +179,28 @@ class Chaos:
 
     async def install(self, op: Op, lane: Lane) -> list[Fault]:
         """Install the operation's faults; return the REST ones (removed afterwards)."""
-        fake, installed = self.fake, []
+        installed: list[Fault] = []
         f = op.fault
         if f is not None:
             self.result.faults[f.kind] += 1
-            hdr = {HEADER: op.tag}
-            kinds = {"reset": "reset", "lost": "lost", "drop": "drop"}
-            kinds |= {"truncated": "truncated", "malformed": "malformed"}
-            if f.kind in ("5xx", "429"):
+            if f.kind == "refused":
+                await self.fake.refuse_connections(f.seconds)
+            else:
                 installed.append(
-                    fake.faults.add(
-                        "*", "*", statuses=list(f.statuses), retry_after=f.retry_after, headers=hdr
-                    )
+                    self.fake.faults.add("*", "*", **_rest_fault(f), headers={HEADER: op.tag})
                 )
-            elif f.kind in kinds:
-                installed.append(fake.faults.add("*", "*", kind=kinds[f.kind], headers=hdr))  # type: ignore[arg-type]
-            elif f.kind == "503+lost":
-                installed.append(
-                    fake.faults.add("*", "*", statuses=[503], kind="lost", headers=hdr)
-                )
-            elif f.kind == "hold":
-                installed.append(fake.faults.add("*", "*", hold=f.seconds, times=1, headers=hdr))
-            elif f.kind == "latency":
-                installed.append(fake.faults.add("*", "*", latency=f.seconds, times=1, headers=hdr))
-            elif f.kind == "refused":
-                await fake.refuse_connections(f.seconds)
         ws = op.ws_fault
         if ws is not None:
             self.result.ws_faults[ws.kind if ws.kind != "close" else f"close {ws.code}"] += 1
             channel = _CHANNEL_PATH[op.kind]
             if ws.kind == "close":
-                fake.add_ws_fault(lane.a.id, channel, ws.code, after_frames=ws.after)  # type: ignore[arg-type]
+                self.fake.add_ws_fault(lane.a.id, channel, ws.code, after_frames=ws.after)
             elif ws.kind == "reset":
-                fake.add_ws_fault(lane.a.id, channel, reset=True, after_frames=ws.after)  # type: ignore[arg-type]
-            elif ws.kind == "503":
-                fake.add_ws_fault(lane.a.id, channel, 1011, after_frames=ws.after)  # type: ignore[arg-type]
+                self.fake.add_ws_fault(lane.a.id, channel, reset=True, after_frames=ws.after)
+            elif ws.kind == "503":  # a mid-session 1011, then the upgrade of the reconnect
+                self.fake.add_ws_fault(lane.a.id, channel, 1011, after_frames=ws.after)
                 path = f"/desktops/{lane.a.instance_id}/ws/{channel}"
-                installed.append(fake.faults.add("GET", path, statuses=[503]))
+                installed.append(self.fake.faults.add("GET", path, statuses=[503]))
         return installed
 
     def uninstall(self, lane: Lane, installed: list[Fault]) -> None:

@@ -245,8 +245,9 @@ async def run_soak(seed: int, channels: int, minutes: float, out: Any = print) -
             if late:
                 soak.untyped.append(f"{len(late)} channels still open 60 s after the stop")
             for t in holders:
-                if t.done() and not t.cancelled() and t.exception() is not None:
-                    soak.failed(t.exception(), "holder")  # type: ignore[arg-type]
+                error = t.exception() if t.done() and not t.cancelled() else None
+                if error is not None:
+                    soak.failed(error, "holder")
             for t in tasks[-3:]:
                 t.cancel()
             await asyncio.gather(*tasks[-3:], return_exceptions=True)
