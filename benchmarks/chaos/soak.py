@@ -54,6 +54,7 @@ class Sample:
     live: int
     reconnects: int
     polls: int
+    stopping: bool = False  # taken once the soak was told to stop (channels closing)
 
 
 @dataclass
@@ -192,6 +193,7 @@ async def _sample(soak: Soak, out: Any) -> None:
             soak.live,
             soak.all_reconnects,
             soak.polls,
+            soak.stop.is_set(),
         )
         soak.samples.append(s)
         out(
@@ -272,9 +274,12 @@ def _spark(values: list[float], width: int = 60) -> str:
 
 
 def growth(samples: list[Sample], attr: str) -> tuple[float, float]:
-    """Mean of ``attr`` over the first and the last third of the samples after the first
-    minute (opening 1,000 channels is the ramp, not drift)."""
-    steady = [s for s in samples if s.t >= 60] or samples
+    """Mean of ``attr`` over the first and the last third of the steady samples: after
+    the first minute (a third of a shorter run; opening the channels is the ramp, not
+    drift) and before the stop."""
+    running = [s for s in samples if not s.stopping] or samples
+    ramp = min(60.0, running[-1].t / 3)
+    steady = [s for s in running if s.t >= ramp] or running
     third = max(1, len(steady) // 3)
     first = [float(getattr(s, attr)) for s in steady[:third]]
     last = [float(getattr(s, attr)) for s in steady[-third:]]
