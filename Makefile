@@ -5,6 +5,10 @@
 #               (about 6 minutes; BENCH_ARGS=--quick for tiny sizes, "--only fleet decode")
 # make example - the FastAPI fleet dashboard on http://127.0.0.1:8000 against the emulator
 #               (needs xvfb, x11vnc, x11-xserver-utils, node/npm; installs noVNC + xterm.js)
+# make chaos  - a seeded chaos run: 20,000 operations with injected faults, the table and
+#               the invariants (about 2.5 minutes; SEED=, OPS=, LANES= to change it)
+# make soak   - 1,000 long-lived channels, fleet polling and rotations for SOAK_MINUTES
+#               (default 5), RSS and fds sampled over time (not in CI)
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -13,7 +17,13 @@ STAMP  := $(VENV)/.installed
 EXAMPLE := examples/fleet_dashboard
 VENDOR  := $(EXAMPLE)/node_modules/.installed
 
-.PHONY: demo test lint bench example clean
+SEED ?= 1
+OPS ?= 20000
+LANES ?= 48
+SOAK_CHANNELS ?= 1000
+SOAK_MINUTES ?= 5
+
+.PHONY: demo test lint bench example chaos soak clean
 
 .venv/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +54,12 @@ $(VENDOR): $(EXAMPLE)/package.json $(EXAMPLE)/package-lock.json
 
 example: $(STAMP) $(VENDOR)
 	$(BIN)/python -m examples.fleet_dashboard $(EXAMPLE_ARGS)
+
+chaos: $(STAMP)
+	$(BIN)/python -m benchmarks.chaos --seed $(SEED) --ops $(OPS) --lanes $(LANES)
+
+soak: $(STAMP)
+	$(BIN)/python -m benchmarks.chaos --soak --seed $(SEED) --channels $(SOAK_CHANNELS) --minutes $(SOAK_MINUTES) $(SOAK_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .cache $(EXAMPLE)/node_modules

@@ -34,6 +34,7 @@ from .._protocol.urls import redact_url
 from .._secrets import get_logger
 from .._version import __version__
 from ._options import ChannelOptions
+from ._tasks import cancel_and_wait, wait_done
 
 if TYPE_CHECKING:
     from websockets.asyncio.client import ClientConnection
@@ -242,10 +243,8 @@ class Channel:
     async def _settle(self) -> None:
         """Give the reader a moment to process a close it is about to see."""
         reader = self._reader
-        if reader is None or reader.done():
-            return
-        with contextlib.suppress(TimeoutError, asyncio.CancelledError):
-            await asyncio.wait_for(asyncio.shield(reader), self._options.close_timeout)
+        if reader is not None:
+            await wait_done(reader, self._options.close_timeout)
 
     # -- connecting ----------------------------------------------------------------------
 
@@ -546,13 +545,10 @@ class Channel:
                 return
 
     async def _stop_tasks(self, *, wait_reader: bool) -> None:
-        tasks = [t for t in (self._heartbeat, self._reader) if t is not None and not t.done()]
-        for task in tasks:
-            if task is self._reader and wait_reader:
+        tasks = [t for t in (self._heartbeat, self._reader) if t is not None]
+        try:
+            if wait_reader and self._reader is not None:
                 # Let the reader see the close it was sent; cancel it if it lingers.
-                with contextlib.suppress(TimeoutError, asyncio.CancelledError, Exception):
-                    await asyncio.wait_for(asyncio.shield(task), self._options.close_timeout)
-            if not task.done():
-                task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+                await wait_done(self._reader, self._options.close_timeout)
+        finally:  # cancelled meanwhile too: nothing is left running
+            await cancel_and_wait(tasks)

@@ -11,6 +11,7 @@ from .._errors import WebSocketError
 from .._protocol.close_codes import NO_RECONNECT
 from .._secrets import get_logger
 from ._buffered import BufferedChannel
+from ._tasks import cancel_and_wait
 
 if TYPE_CHECKING:
     from ._credentials import CredentialsLike
@@ -120,11 +121,7 @@ class VncBridge:
         server, self._server = self._server, None
         if server is not None:
             server.close()
-        for task in list(self._handlers):
-            task.cancel()
-        for task in list(self._handlers):
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await cancel_and_wait(list(self._handlers))
         if server is not None:
             await server.wait_closed()
 
@@ -169,11 +166,7 @@ class VncBridge:
             try:
                 done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
             finally:
-                for t in tasks:
-                    t.cancel()
-                for t in tasks:
-                    with contextlib.suppress(asyncio.CancelledError, Exception):
-                        await t
+                await cancel_and_wait(tasks)
             for t in done:
                 if not t.cancelled() and t.exception() is not None:
                     log.info("vnc bridge: tunnel ended: %s", t.exception())

@@ -19,7 +19,7 @@ documented shapes and never imports the SDK's models, protocol or client modules
 
 from __future__ import annotations
 
-from ._faults import Fault, Faults
+from ._faults import Fault, FaultKind, Faults
 from ._png import Screen, encode_png, render_screen
 from ._server import (
     EXEC_WARNING,
@@ -43,6 +43,7 @@ __all__ = [
     "FakeOrgo",
     "FakeWorkspace",
     "Fault",
+    "FaultKind",
     "Faults",
     "PlanLimits",
     "RecordedRequest",

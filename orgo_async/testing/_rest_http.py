@@ -1,8 +1,9 @@
 """The emulator's HTTP shell: what every request passes through before and after a route.
 
 One middleware records the request (``fake.requests``), applies the global latency and
-the scripted faults (a status sequence answers before the route; ``drop`` /
-``truncated`` / ``malformed`` damage the route's answer), checks the Bearer key, and
+the scripted faults (a status sequence answers before the route, ``reset`` drops the
+connection instead of running it; ``hold`` delays the route's answer and ``drop`` /
+``lost`` / ``truncated`` / ``malformed`` damage it), checks the Bearer key, and
 turns every failure into the documented error body ``{"error", "request_id"[, "code",
 "upstream_status", ...]}`` (reference §1.4). Routes raise :class:`ApiError`; they never
 build error bodies themselves.
@@ -25,7 +26,7 @@ import msgspec
 from aiohttp import web
 
 from ._config import BashHandler, ExecHandler, PlanLimits, Timings
-from ._faults import ERROR_TEXT, Applied, Faults
+from ._faults import ERROR_TEXT, Applied, Faults, reset_connection
 from ._state import ApiKey, World
 from ._state_agent import AgentWorld
 from ._state_files import FileStore
@@ -82,6 +83,9 @@ class Emulator(Protocol):
     world: World
     faults: Faults
     requests: list[RecordedRequest]
+    #: Requests being handled, per connection (its transport): the connections that
+    #: are not idle (``refuse_connections`` closes only the idle ones at once).
+    in_flight: dict[Any, int]
     storage: dict[str, bytes]
     timings: Timings
     plan: PlanLimits
@@ -171,32 +175,54 @@ def api_middleware(fake: Emulator) -> Callable[..., Awaitable[web.StreamResponse
 
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-        rid = str(uuid.uuid4())
-        request[REQUEST_ID] = rid
+        transport = request.transport
+        busy = fake.in_flight
+        busy[transport] = busy.get(transport, 0) + 1
         try:
-            body = await request.read()
-        except web.HTTPRequestEntityTooLarge:
-            return error_response(413, "Request body too large", rid)
-        _record(fake, request, body, rid)
-        path = request.path
-        is_api = path == "/api" or path.startswith("/api/")
-        if fake.latency:
-            await asyncio.sleep(fake.latency)
-        # Faults also apply to WebSocket handshakes (``/desktops/{id}/ws/terminal``), so a
-        # client's reconnect path can meet a 503 before the upgrade.
-        applied = fake.faults.take(request.method, (path[4:] or "/") if is_api else path)
-        if applied is not None:
-            early = await _before_route(applied, rid)
-            if early is not None:
-                return early
-        if not is_api:
-            return await handler(request)  # WebSockets authenticate with their token
-        response = await _run_route(fake, request, handler, rid)
-        if applied is not None and applied.kind is not None:
-            return await _damage(request, response, applied.kind, applied.body)
-        return response
+            return await _handle(fake, request, handler)
+        finally:
+            if busy[transport] <= 1:
+                del busy[transport]
+            else:
+                busy[transport] -= 1
 
     return middleware
+
+
+async def _handle(fake: Emulator, request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Record, fault, authenticate and run one request (the middleware's body)."""
+    rid = str(uuid.uuid4())
+    request[REQUEST_ID] = rid
+    try:
+        body = await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        return error_response(413, "Request body too large", rid)
+    _record(fake, request, body, rid)
+    path = request.path
+    is_api = path == "/api" or path.startswith("/api/")
+    if fake.latency:
+        await asyncio.sleep(fake.latency)
+    # Faults also apply to WebSocket handshakes (``/desktops/{id}/ws/terminal``), so a
+    # client's reconnect path can meet a 503 before the upgrade.
+    applied = fake.faults.take(
+        request.method, (path[4:] or "/") if is_api else path, request.headers
+    )
+    if applied is not None:
+        early = await _before_route(applied, rid)
+        if early is not None:
+            return early
+        if applied.kind == "reset":  # nothing processed: the route never runs
+            reset_connection(request.transport)
+            return web.Response(status=204)
+    if not is_api:
+        return await handler(request)  # WebSockets authenticate with their token
+    response = await _run_route(fake, request, handler, rid)
+    if applied is not None:
+        if applied.hold:
+            await asyncio.sleep(applied.hold)
+        if applied.kind is not None:
+            return await _damage(request, response, applied.kind, applied.body)
+    return response
 
 
 def _record(fake: Emulator, request: web.Request, body: bytes, rid: str) -> None:
@@ -265,7 +291,11 @@ def _authenticate(fake: Emulator, request: web.Request) -> ApiKey:
 async def _damage(
     request: web.Request, response: web.StreamResponse, kind: str, bad_body: bytes | None
 ) -> web.StreamResponse:
-    """Damage a route's answer as a ``drop`` / ``truncated`` / ``malformed`` fault says."""
+    """Damage a route's answer as a ``drop`` / ``lost`` / ``truncated`` / ``malformed``
+    fault says."""
+    if kind == "lost":  # the route ran; not one byte of its answer leaves
+        reset_connection(request.transport)
+        return web.Response(status=204)
     body = response.body if isinstance(response, web.Response) else b""
     raw = body if isinstance(body, bytes) else b""
     if kind == "malformed":

@@ -22,6 +22,7 @@ import contextlib
 import logging
 import secrets
 import shutil
+import socket
 import tempfile
 from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Any, Literal
@@ -119,6 +120,7 @@ class FakeOrgo:
         self.max_stored_screenshots = max_stored_screenshots
         self.faults = Faults()
         self.requests: list[RecordedRequest] = []
+        self.in_flight: dict[Any, int] = {}
         self.storage: dict[str, bytes] = {}
         #: Stored files (§8), the template registry (§9), the hosted agent (§10).
         self.files = FileStore()
@@ -129,11 +131,14 @@ class FakeOrgo:
         self._bash_handler: BashHandler | None = None
         self._exec_handler: ExecHandler | None = None
         self._runner: web.AppRunner | None = None
-        self._site: web.TCPSite | None = None
+        self._site: web.SockSite | None = None
+        self._listener: socket.socket | None = None
         self._sockets: OpenSockets | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._workdir: str | None = None
         self._pid = 4000
+        self._refuse_until = 0.0
+        self._reopen: asyncio.Task[Any] | None = None
 
     def __repr__(self) -> str:
         return f"FakeOrgo(base_url={self.base_url!r}, computers={len(self.world.computers)})"
@@ -150,18 +155,15 @@ class FakeOrgo:
         # A short shutdown grace: a test that abandons a slow request must not hang close().
         runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1.0)
         await runner.setup()
-        site = web.TCPSite(runner, self.host, self.port)
+        self._runner = runner
         try:
-            await site.start()
+            await self._listen()
         except BaseException:
+            self._runner = None
             await runner.cleanup()
             raise
-        self._runner = runner
-        self._site = site
-        server = site._server
-        assert server is not None
-        sockets = getattr(server, "sockets", None) or []
-        self.port = int(sockets[0].getsockname()[1])
+        # The advertised origin (connection_url, hostname) may be changed afterwards, by
+        # a test that puts a proxy in front; it is only set here.
         host = f"[{self.host}]" if ":" in self.host else self.host
         self.origin = f"http://{host}:{self.port}"
         self.base_url = self.origin + "/api"
@@ -176,9 +178,12 @@ class FakeOrgo:
         completes as soon as the peer answers (aiohttp's own shutdown stops reading
         first, which would make every open socket wait out its close timeout).
         """
-        if self._site is not None:
-            site, self._site = self._site, None
-            await site.stop()  # stop listening; open connections keep working
+        if self._reopen is not None:
+            self._reopen.cancel()
+            with contextlib.suppress(BaseException):
+                await self._reopen
+            self._reopen = None
+        await self._stop_listening()  # open connections keep working
         if self._sockets is not None:
             await self._sockets.close_all()
         for task in list(self._tasks):
@@ -204,6 +209,77 @@ class FakeOrgo:
     def hostname(self) -> str:
         """``host:port`` of the emulator, the value of every computer's ``hostname``."""
         return self.origin.split("://", 1)[1] if self.origin else f"{self.host}:{self.port}"
+
+    @property
+    def refusing(self) -> bool:
+        """Whether new connections are being refused (:meth:`refuse_connections`)."""
+        return self._reopen is not None and not self._reopen.done()
+
+    async def refuse_connections(self, seconds: float, *, close_idle: bool = True) -> None:
+        """Refuse new TCP connections for ``seconds``, then listen again on the same port.
+
+        The listening socket is closed, so a client's connect gets ``ECONNREFUSED``
+        (what a restarting load balancer gives); open connections, WebSockets included,
+        keep working. ``close_idle`` also closes the keep-alive connections that are idle
+        right now, so a client with a connection pool has to open a new one (a request
+        racing that close sees its connection dropped, as against a real server); one
+        busy with a request stays open. Called again while refusing, it extends the
+        window. Returns at once.
+        """
+        if seconds <= 0:
+            raise ValueError("seconds must be > 0")
+        if self._runner is None:
+            raise RuntimeError("FakeOrgo is not started")
+        loop = asyncio.get_running_loop()
+        self._refuse_until = max(self._refuse_until, loop.time() + seconds)
+        await self._stop_listening()
+        if close_idle and self._runner.server is not None:
+            for conn in self._runner.server.connections:
+                # A busy one is left alone: aiohttp's graceful close() would stop
+                # reading it at once (a WebSocket would miss its peer's frames).
+                if conn.transport is not None and conn.transport not in self.in_flight:
+                    conn.force_close()
+        if not self.refusing:
+            self._reopen = loop.create_task(self._listen_again())
+
+    async def _listen_again(self) -> None:
+        loop = asyncio.get_running_loop()
+        # The window may be extended while this sleeps: sleep again until it is over.
+        while (wait := self._refuse_until - loop.time()) > 0:  # noqa: ASYNC110
+            await asyncio.sleep(wait)
+        await self._listen()
+
+    async def _listen(self) -> None:
+        """Listen on ``host:port`` (a free port the first time; the same one after)."""
+        assert self._runner is not None
+        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+        sock = socket.create_server((self.host, self.port), family=family, backlog=128)
+        site = web.SockSite(self._runner, sock)
+        try:
+            await site.start()
+        except BaseException:
+            sock.close()
+            raise
+        self._site, self._listener = site, sock
+        self.port = int(sock.getsockname()[1])
+
+    async def _stop_listening(self) -> None:
+        """Close the listening socket; accepted connections keep working.
+
+        Accepting stops first and the loop turns twice before the server closes: on
+        Python 3.11 a connection accepted just before ``Server.close()`` but set up just
+        after it fails an assertion in ``Server._attach``, and its socket is never
+        closed (nor served: its client waits for an answer that never comes).
+        """
+        site, sock = self._site, self._listener
+        if site is None or sock is None:
+            return
+        self._site = self._listener = None
+        with contextlib.suppress(ValueError, OSError, NotImplementedError):
+            asyncio.get_running_loop().remove_reader(sock.fileno())
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+        await site.stop()
 
     # -- conveniences for tests --------------------------------------------------------
 
@@ -297,15 +373,19 @@ class FakeOrgo:
         self,
         computer_id: str,
         channel: Literal["terminal", "audio", "events", "websockify"],
-        close_code: int,
+        close_code: int | None = None,
         *,
         after_frames: int = 0,
         reason: str = "",
         times: int | None = 1,
+        reset: bool = False,
     ) -> WsFault:
         """Close the next ``times`` sockets of ``channel`` with ``close_code`` after
-        ``after_frames`` server frames."""
-        fault = WsFault(channel, close_code, after_frames, reason, times)
+        ``after_frames`` server frames; ``reset=True`` instead aborts the TCP connection
+        there (a reset, no close frame: the client sees 1006)."""
+        if (close_code is None) == (not reset):
+            raise ValueError("give either a close_code or reset=True")
+        fault = WsFault(channel, close_code or 1006, after_frames, reason, times, reset)
         self.computer(computer_id).ws_faults.append(fault)
         return fault
 

@@ -15,6 +15,7 @@ import asyncio
 import secrets
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -67,13 +68,15 @@ class EventHub:
     Each connected events socket calls :meth:`listen` to get a bounded queue; ``publish``
     puts an ``{"type", "timestamp", "data"}`` event in every queue. A full queue drops
     its oldest event, the way the real server's 256-event buffer loses events for slow
-    consumers.
+    consumers. :attr:`history` keeps the newest events for tests to inspect.
     """
 
-    def __init__(self, maxsize: int = 256) -> None:
+    def __init__(self, maxsize: int = 256, history: int = 10_000) -> None:
         self._maxsize = maxsize
         self._queues: set[asyncio.Queue[dict[str, Any]]] = set()
-        self.history: list[dict[str, Any]] = []
+        #: The newest ``history`` events published (bounded: a long-running emulator
+        #: must not grow without limit).
+        self.history: deque[dict[str, Any]] = deque(maxlen=history)
 
     def listen(self) -> asyncio.Queue[dict[str, Any]]:
         q: asyncio.Queue[dict[str, Any]] = asyncio.Queue(self._maxsize)
@@ -96,14 +99,17 @@ class EventHub:
 @dataclass
 class WsFault:
     """A scripted WebSocket fault for one channel (``terminal``, ``audio``, ``events``,
-    ``websockify``): close with ``close_code`` after ``after_frames`` server frames.
-    ``times`` is how many connections it applies to (``None`` = all)."""
+    ``websockify``): close with ``close_code`` after ``after_frames`` server frames, or
+    with ``reset`` abort the TCP connection there without a close frame (``close_code``
+    is then what the client reports, 1006). ``times`` is how many connections it
+    applies to (``None`` = all)."""
 
     channel: str
     close_code: int
     after_frames: int = 0
     reason: str = ""
     times: int | None = 1
+    reset: bool = False
 
 
 @dataclass

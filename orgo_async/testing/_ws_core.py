@@ -12,7 +12,8 @@ through the rules of §11.2:
 * a password rotation while a socket is open closes it with 4401 (as a restart does);
   the computer leaving ``running`` closes it with 1001 (going away);
 * a scripted :class:`~orgo_async.testing._state.WsFault` taken at connect closes the
-  socket with its code after that many server frames (0 = right after the accept);
+  socket with its code after that many server frames (0 = right after the accept), or
+  with ``reset`` aborts the TCP connection there (no close frame: an abrupt reset);
 * client messages larger than the channel's ``max_msg_size`` close the socket with
   1009 (aiohttp's behaviour), so oversized input is a typed, visible failure.
 
@@ -109,6 +110,7 @@ class WsSession:
         fault_code: int | None = None,
         fault_after: int = 0,
         fault_reason: str = "",
+        fault_reset: bool = False,
     ) -> None:
         self.ws = ws
         self.computer = computer
@@ -116,6 +118,8 @@ class WsSession:
         self.frames_sent = 0
         self.close_code: int | None = None
         self.close_reason = ""
+        #: The end is an abrupt TCP reset instead of a close frame (a scripted fault).
+        self.reset = False
         self._closing = asyncio.Event()
         #: Set once the handler has finished (channel cleaned up, socket closed).
         self.done = asyncio.Event()
@@ -123,6 +127,7 @@ class WsSession:
         self._fault_code = fault_code
         self._fault_after = fault_after
         self._fault_reason = fault_reason
+        self._fault_reset = fault_reset
         #: How long the final close waits for the peer's answer (``None``: the socket's
         #: own close timeout). Shortened when the server goes away (see SessionHub).
         self.answer_within: float | None = None
@@ -146,6 +151,8 @@ class WsSession:
     def check_fault(self) -> None:
         """Close now if a scripted fault's frame count is reached (0: before any frame)."""
         if self._fault_code is not None and self.frames_sent >= self._fault_after:
+            if not self.closing:
+                self.reset = self._fault_reset
             self.request_close(self._fault_code, self._fault_reason)
 
     async def send_json(self, obj: dict[str, Any]) -> bool:

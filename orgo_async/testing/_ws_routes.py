@@ -26,6 +26,7 @@ from typing import Final
 
 from aiohttp import web
 
+from ._faults import reset_connection
 from ._state import FakeComputer
 from ._ws_audio import audio_channel
 from ._ws_core import (
@@ -118,6 +119,7 @@ async def _serve(
         fault_code=fault.close_code if fault else None,
         fault_after=fault.after_frames if fault else 0,
         fault_reason=fault.reason if fault else "",
+        fault_reset=fault.reset if fault else False,
     )
     try:
         with _watching(session), hub.holding(session):
@@ -197,6 +199,9 @@ async def _close(session: WsSession) -> None:
     """Send the session's close frame and wait for the peer's answer (at most
     ``session.answer_within`` seconds when the server is going away)."""
     ws = session.ws
+    if session.reset:  # a scripted abrupt end: no close frame, a TCP reset
+        reset_connection(session.request.transport)
+        return
     if ws.closed:
         return
     code = session.close_code if session.close_code is not None else CLOSE_NORMAL
