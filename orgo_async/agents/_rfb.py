@@ -29,7 +29,6 @@ refreshed once (``conn.refresh_token()``) before giving up with
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -45,6 +44,7 @@ from .._protocol.rfb import (
     ServerInit,
 )
 from .._secrets import get_logger
+from .._tasks import cancel_and_wait
 
 if TYPE_CHECKING:
     from ..connection import Connection
@@ -252,9 +252,7 @@ class RfbSession:
 
     async def _dispose(self, live: _Live) -> None:
         if live.reader is not None:
-            live.reader.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await live.reader
+            await cancel_and_wait([live.reader])
         self._fail(
             live, SessionLostError("websockify: the RFB session was closed", channel=_CHANNEL)
         )

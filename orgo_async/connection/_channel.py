@@ -32,9 +32,9 @@ from .._protocol.lifecycle import (
 )
 from .._protocol.urls import redact_url
 from .._secrets import get_logger
+from .._tasks import cancel_and_wait, wait_done
 from .._version import __version__
 from ._options import ChannelOptions
-from ._tasks import cancel_and_wait, wait_done
 
 if TYPE_CHECKING:
     from websockets.asyncio.client import ClientConnection

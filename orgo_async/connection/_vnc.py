@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING, Self
 from .._errors import WebSocketError
 from .._protocol.close_codes import NO_RECONNECT
 from .._secrets import get_logger
+from .._tasks import cancel_and_wait
 from ._buffered import BufferedChannel
-from ._tasks import cancel_and_wait
 
 if TYPE_CHECKING:
     from ._credentials import CredentialsLike

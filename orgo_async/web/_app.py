@@ -30,6 +30,7 @@ from starlette.responses import JSONResponse, Response
 
 from .._errors import OrgoError
 from .._secrets import get_logger
+from .._tasks import cancel_and_wait
 from ._answers import error_answer
 from ._relay import STATE_KEY, RelayRegistry
 
@@ -222,6 +223,4 @@ class _DisconnectGuard:
         await self._send(message)
 
     async def stop(self) -> None:
-        self._watcher.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await self._watcher
+        await cancel_and_wait([self._watcher])

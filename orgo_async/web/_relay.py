@@ -5,7 +5,6 @@ session (:func:`serve_relay`), and running two pumps until one ends."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
@@ -13,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from .._errors import OrgoError
 from .._secrets import get_logger
+from .._tasks import cancel_and_wait
 from ._socket import BrowserSocket, CloseCode, WebSocketLike, close_code_for
 
 if TYPE_CHECKING:
@@ -168,11 +168,7 @@ async def run_pumps(
     try:
         done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
     finally:
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await cancel_and_wait(tasks)
     # The browser-side pump wins a tie: if the browser left, there is nobody to tell.
     first = tasks[1] if tasks[1] in done else tasks[0]
     if first.cancelled():  # pragma: no cover - both were cancelled from outside

@@ -97,3 +97,31 @@ async def test_write_after_the_server_closed_raises_typed(flood_then_close: str)
         assert await vnc.read() == b""  # the normal end
         with pytest.raises(WebSocketError):
             await vnc.write(b"RFB 003.008\n")
+
+
+async def test_relay_pumps_do_not_swallow_their_callers_cancellation() -> None:
+    """The browser relays' ``run_pumps`` waited for the losing pump inside
+    ``suppress(CancelledError)``: a relay task cancelled while the other pump was still
+    cleaning up returned normally instead of ending. Same fix as the channels'."""
+    from orgo_async.web._relay import run_pumps
+
+    cleaning = asyncio.Event()
+
+    async def down() -> tuple[int, str]:
+        return 1000, "upstream ended"
+
+    async def up() -> tuple[int, str] | None:
+        try:
+            await asyncio.sleep(60)
+        except asyncio.CancelledError:
+            cleaning.set()
+            await asyncio.sleep(0.5)  # a slow clean-up of the browser side
+            raise
+        return None
+
+    relay = asyncio.create_task(run_pumps(down(), up()))
+    await asyncio.wait_for(cleaning.wait(), 2)
+    relay.cancel()
+    done, _ = await asyncio.wait({relay}, timeout=2)
+    assert done, "run_pumps did not end after its task was cancelled"
+    assert relay.cancelled(), f"run_pumps swallowed the cancellation: {relay.result()!r}"

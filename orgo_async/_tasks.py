@@ -1,4 +1,5 @@
-"""Waiting for a channel's own tasks without swallowing the caller's cancellation.
+"""Waiting for our own tasks without swallowing the caller's cancellation (channels,
+relays, the RFB session, the ASGI disconnect watcher).
 
 ``await asyncio.wait_for(asyncio.shield(task), t)`` inside
 ``contextlib.suppress(asyncio.CancelledError)`` (the usual way to wait for a task that
