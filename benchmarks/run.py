@@ -40,11 +40,16 @@ RELAY_NOTE = (
     "All sessions at once, one uvicorn worker (uvloop when installed, no permessage-deflate "
     "towards the clients), the emulator and the clients in their own processes. Terminal: "
     "one keystroke echoed by the PTY (`exec cat`), round trip; VNC: a non-incremental "
-    "update of the frame region, request to last byte. CPU columns: CPU time per operation "
-    "of the clients + the emulator, and of the relay process. The machine has 2 cores for "
-    "all three processes, so throughput through the relay is bounded by the total CPU per "
-    "operation, not by the relay's own capacity (1e6 / relay CPU µs per op, on a core of "
-    "its own). Relay RSS per session: on a fresh relay process, its RSS with every session "
+    "update of the frame region, request to last byte. Ratios: the median over "
+    "repetitions of each relay run against the direct run just before it (the same moment "
+    "of a shared machine). CPU columns: CPU time per operation "
+    'of the clients + the emulator, and of the relay process. Placement: "relay on its '
+    'own core" pins the relay to one core and the emulator and the clients to another, in '
+    "both modes, as deployed (the app server, Orgo and the browsers are different machines; "
+    'the goals are judged there); "all on all cores" lets the three processes share '
+    "every core, so on 2 cores the relay takes its CPU from the emulator and the clients "
+    "and the relayed throughput is bounded by the sum of every process's CPU per operation. "
+    "Relay RSS per session: on a fresh relay process, its RSS with every session "
     "open minus after one warm-up session, divided by the sessions."
 )
 
