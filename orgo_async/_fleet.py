@@ -54,6 +54,13 @@ class _Failed:
         self.error = error
 
 
+class _AllGone:
+    """Queued after the last item of a per-computer watch whose computers are all gone:
+    the consumer's iteration ends."""
+
+    __slots__ = ()
+
+
 class FleetResult(msgspec.Struct, Generic[T], frozen=True):
     """One item of a fleet operation: ``value`` on success, ``error`` otherwise.
 
@@ -310,6 +317,9 @@ class Watch(Generic[T]):
     computers at a 10 s interval make a steady 1,000 requests per second rather than a
     burst every 10 s. A fixed pool of ``concurrency`` workers performs them; if they fall
     behind, polls queue (bounded) and the schedule slips rather than piling up tasks.
+    A poll failing with one of ``gone_on`` (a 404: the computer was deleted) is reported
+    once, with ``status=None`` as the workspace watch reports a computer leaving, and
+    that computer is not polled again; once every computer is gone the iteration ends.
 
     By group (:meth:`by_group`, ``orgo.computers.watch(workspace_id=...)``): each group
     (a workspace, or the whole account) is polled once per ``interval``, spread the same
@@ -327,6 +337,7 @@ class Watch(Generic[T]):
         *,
         interval: float,
         concurrency: int,
+        gone_on: tuple[type[Exception], ...] = (),
     ) -> None:
         self._ids = list(dict.fromkeys(ids))
         if interval <= 0:
@@ -339,13 +350,17 @@ class Watch(Generic[T]):
         self._concurrency = concurrency
         self._due: asyncio.Queue[str] = asyncio.Queue(maxsize=concurrency)
         # A worker that dies queues a _Failed here for the consumer to raise.
-        self._out: asyncio.Queue[StatusChange[T] | _Failed] = asyncio.Queue(maxsize=2 * concurrency)
+        self._out: asyncio.Queue[StatusChange[T] | _Failed | _AllGone] = asyncio.Queue(
+            maxsize=2 * concurrency
+        )
         self._last: dict[str, str | None] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._closed = False
         self._grouped: _Grouped[T] | None = None
         self._busy: set[str] = set()  # group keys queued or being polled
         self._details: asyncio.Semaphore | None = None
+        self._gone_on = gone_on
+        self._gone: set[str] = set()  # per computer: answered gone_on, no longer polled
 
     @classmethod
     def by_group(
@@ -401,6 +416,8 @@ class Watch(Generic[T]):
                 delay = due - loop.time()
                 if delay > 0:
                     await asyncio.sleep(delay)
+                if key in self._gone:
+                    continue
                 if skip_busy:
                     if key in busy:
                         continue  # still polling it: this round's slot is skipped
@@ -421,11 +438,20 @@ class Watch(Generic[T]):
                 finally:
                     self._busy.discard(cid)
                 continue
+            if cid in self._gone:
+                continue  # queued before an earlier poll found it gone
             previous = self._last.get(cid)
             try:
                 value = await self._fetch(cid)
             except Exception as e:
-                await self._out.put(StatusChange(cid, previous, previous, None, e))
+                if not isinstance(e, self._gone_on):
+                    await self._out.put(StatusChange(cid, previous, previous, None, e))
+                elif cid not in self._gone:
+                    self._gone.add(cid)
+                    self._last.pop(cid, None)
+                    await self._out.put(StatusChange(cid, previous, None, None, e))
+                    if len(self._gone) == len(self._ids):
+                        await self._out.put(_AllGone())
                 continue
             status = self._status_of(value)
             if cid not in self._last or status != previous:
@@ -504,6 +530,9 @@ class Watch(Generic[T]):
         if isinstance(item, _Failed):
             await self.aclose()
             raise item.error
+        if isinstance(item, _AllGone):
+            await self.aclose()
+            raise StopAsyncIteration
         return item
 
     @property

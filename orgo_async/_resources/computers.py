@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any, overload
 
-from .._errors import ComputerStateError, WaitTimeoutError
+from .._errors import ComputerStateError, NotFoundError, WaitTimeoutError
 from .._fleet import FleetRun, Watch
 from .._models import (
     AutoStop,
@@ -342,7 +342,9 @@ class Computers(ComputerActions):
 
         With ``computer_ids``, each computer is polled (``GET /computers/{id}``) once per
         ``interval``, spread evenly instead of bursting; each item's ``value`` is the
-        full computer.
+        full computer. A computer that answers 404 (deleted) is reported once, with
+        ``status=None`` and the :class:`~orgo_async.NotFoundError` as ``error``, and is
+        not polled again; when every computer is gone the iteration ends.
 
         Without them, workspaces are polled instead: ``GET /workspaces/{id}`` for each
         ``workspace_id`` (one id or several), or one ``GET /workspaces`` for all of them
@@ -376,7 +378,14 @@ class Computers(ComputerActions):
         if workspace_id is not None:
             raise ValueError("watch takes computer_ids or workspace_id, not both")
         ids = [computer_ids] if isinstance(computer_ids, str) else computer_ids
-        return Watch(ids, self.get, _status_of, interval=interval, concurrency=concurrency)
+        return Watch(
+            ids,
+            self.get,
+            _status_of,
+            interval=interval,
+            concurrency=concurrency,
+            gone_on=(NotFoundError,),
+        )
 
 
 def _status_of(c: Computer) -> str:

@@ -9,6 +9,7 @@ from typing import TypeVar
 import pytest
 
 from orgo_async import (
+    APIStatusError,
     AsyncOrgo,
     Computer,
     ComputerStateError,
@@ -262,14 +263,47 @@ async def test_watch_hands_over_a_dead_worker(server: RecordingServer) -> None:
 
 
 async def test_watch_errors_of_one_computer_stay_values(server: RecordingServer) -> None:
-    server.respond("GET", "/api/computers/gone", status=404, json={"error": "Computer not found"})
+    server.respond("GET", "/api/computers/busy", status=503, json={"error": "try later"})
+    server.respond("GET", "/api/computers/ok", json=_computer("ok"))
     async with (
         AsyncOrgo(api_key=API_KEY, base_url=server.base_url, max_retries=0) as orgo,
-        orgo.computers.watch(["gone"], interval=0.05) as changes,
+        orgo.computers.watch(["busy", "ok"], interval=0.05) as changes,
     ):
-        first = await asyncio.wait_for(changes.__anext__(), 5)
-        second = await asyncio.wait_for(changes.__anext__(), 5)
-    assert isinstance(first.error, NotFoundError) and isinstance(second.error, NotFoundError)
+        items = [await asyncio.wait_for(changes.__anext__(), 5) for _ in range(4)]
+    busy = [i for i in items if i.id == "busy"]
+    # A transient failure is reported every round, and the watch goes on polling it.
+    assert len(busy) >= 2
+    assert all(isinstance(i.error, APIStatusError) and i.error.status_code == 503 for i in busy)
+    assert all(i.status is None and i.previous is None for i in busy)
+
+
+async def test_watch_reports_a_deleted_computer_once_then_stops_polling_it(
+    server: RecordingServer,
+) -> None:
+    server.respond("GET", "/api/computers/a", json=_computer("a"))
+    server.respond("GET", "/api/computers/b", json=_computer("b"))
+    async with (
+        AsyncOrgo(api_key=API_KEY, base_url=server.base_url, max_retries=0) as orgo,
+        orgo.computers.watch(["a", "b"], interval=0.05) as changes,
+    ):
+        first = [await asyncio.wait_for(changes.__anext__(), 5) for _ in range(2)]
+        assert {(i.id, i.status) for i in first} == {("a", "running"), ("b", "running")}
+        server.respond("GET", "/api/computers/a", status=404, json={"error": "Computer not found"})
+        gone = await asyncio.wait_for(changes.__anext__(), 5)
+        assert (gone.id, gone.previous, gone.status) == ("a", "running", None)
+        assert isinstance(gone.error, NotFoundError)
+        assert "a" not in changes.statuses and changes.statuses["b"] == "running"
+        polled = len([r for r in server.requests if r.path == "/api/computers/a"])
+        await asyncio.sleep(0.3)  # six more rounds
+        assert len([r for r in server.requests if r.path == "/api/computers/a"]) == polled
+        # b is still polled, and its change still comes out.
+        server.respond("GET", "/api/computers/b", json=_computer("b", "stopped"))
+        change = await asyncio.wait_for(changes.__anext__(), 5)
+        assert (change.id, change.previous, change.status) == ("b", "running", "stopped")
+        # The last computer gone: one item, then the iteration ends.
+        server.respond("GET", "/api/computers/b", status=404, json={"error": "Computer not found"})
+        rest = [i async for i in changes]
+    assert [(i.id, i.previous, i.status) for i in rest] == [("b", "stopped", None)]
 
 
 async def test_wait_until_many_raises_the_first_error_and_leaves_nothing(
