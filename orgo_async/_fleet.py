@@ -222,7 +222,9 @@ class StatusChange(msgspec.Struct, Generic[T], frozen=True):
     ``error`` is set instead when polling failed; the watch goes on.
 
     Watching by workspace (``orgo.computers.watch(workspace_id=...)``) adds:
-    ``workspace_id`` is the workspace the computer is in; ``status`` is ``None`` when the
+    ``workspace_id`` is the workspace the computer is in (a computer that moves between
+    watched workspaces is an item even when its status stays: ``previous == status``,
+    ``workspace_id`` the new one); ``status`` is ``None`` when the
     computer left the watched workspaces (deleted, or moved to one that is not watched);
     a failed poll is one item for the whole workspace, whose ``id`` and ``workspace_id``
     are the workspace's (``""`` and ``None`` for the ``GET /workspaces`` of
@@ -244,7 +246,8 @@ class _Grouped(Generic[T]):
     covers: one group for ``GET /workspaces/{id}``, all of them for ``GET /workspaces``.
     A group the key reported before and no longer does is empty now (a deleted
     workspace); a computer missing from the group it was last seen in is gone, unless
-    it was seen in another group since (moved between watched workspaces).
+    it was seen in another group since (moved between watched workspaces: a change, even
+    with the same status, whose group is the new one).
     """
 
     __slots__ = ("fetch", "gone_on", "members", "owner", "poll", "status_of", "value_of", "where")
@@ -286,9 +289,10 @@ class _Grouped(Generic[T]):
                 continue
             for cid, listed in now.items():
                 status = status_of(listed)
+                moved = where.get(cid, group) != group
                 where[cid] = group
                 previous = last.get(cid, _UNSEEN)
-                if previous is _UNSEEN or previous != status:
+                if previous is _UNSEEN or previous != status or moved:
                     last[cid] = status
                     seen_before = None if previous is _UNSEEN else previous
                     changed.append((cid, seen_before, status, group, listed))

@@ -352,7 +352,8 @@ class Computers(ComputerActions):
         That is one request per workspace per round, whatever the number of computers,
         and the same items: a computer's first status (``previous=None``), each change,
         and ``status=None`` once when it leaves the watched workspaces (deleted, or
-        moved to an unwatched one); ``workspace_id`` says where it is. Its ``value`` is a
+        moved to an unwatched one); ``workspace_id`` says where it is, and a move between
+        watched workspaces is an item too (with ``previous == status`` if that stayed). Its ``value`` is a
         :class:`~orgo_async.Computer` with what the listing says (``id``, ``name``,
         ``status``, ``os``, ``ram``, ``cpu``, ``workspace_id``); ``details=True`` GETs
         the full computer (connection fields, current ``vnc_password``) for each change

@@ -163,7 +163,8 @@ async def test_changes_moves_and_departures_from_one_listing(
     )
     async with orgo.computers.watch(interval=0.03) as changes:
         assert {(await _next(changes)).id for _ in range(3)} == {"a", "b", "m"}
-        # b stops, m moves to W2 (same status: no item), a new computer n appears.
+        # b stops, m moves to W2 (same status: an item with its new workspace), a new
+        # computer n appears.
         server.respond(
             "GET",
             listing,
@@ -174,7 +175,7 @@ async def test_changes_moves_and_departures_from_one_listing(
                 ]
             },
         )
-        second = [await _next(changes) for _ in range(2)]
+        second = [await _next(changes) for _ in range(3)]
         # W1 is deleted with a and b; m and n remain.
         server.respond(
             "GET",
@@ -188,6 +189,7 @@ async def test_changes_moves_and_departures_from_one_listing(
         assert changes.statuses == {"n": "running"}
     assert {(c.id, c.previous, c.status, c.workspace_id) for c in second} == {
         ("b", "running", "stopped", W1),
+        ("m", "running", "running", W2),
         ("n", None, "creating", W2),
     }
     assert {(c.id, c.previous, c.status, c.workspace_id, c.value) for c in third} == {
@@ -198,6 +200,42 @@ async def test_changes_moves_and_departures_from_one_listing(
         ("n", "creating", "running", W2),
         ("m", "running", None, W2),
     }
+
+
+async def test_a_move_between_workspaces_polled_apart_is_one_item_not_a_departure(
+    server: RecordingServer, orgo: AsyncOrgo
+) -> None:
+    p1, p2 = f"/api/workspaces/{W1}", f"/api/workspaces/{W2}"
+    server.respond("GET", p1, json=_workspace(W1, _desktop("m")))
+    server.respond("GET", p2, json=_workspace(W2))
+    async with orgo.computers.watch(workspace_id=[W1, W2], interval=0.03) as changes:
+        first = await _next(changes)
+        # The move as two separate polls see it: W2 lists m while W1's last answer
+        # still does; then W1 stops listing it.
+        server.respond("GET", p2, json=_workspace(W2, _desktop("m")))
+        moved = await _next(changes)
+        polls = len([r for r in server.requests if r.path == p1])
+        server.respond("GET", p1, json=_workspace(W1))
+        await eventually(
+            lambda: len([r for r in server.requests if r.path == p1]) >= polls + 3,
+            what="three more polls of W1",
+            interval=0.005,
+        )
+        with pytest.raises(TimeoutError):  # no departure, no second item
+            await asyncio.wait_for(changes.__anext__(), 0.2)
+        assert changes.statuses == {"m": "running"}
+    assert (first.id, first.previous, first.status, first.workspace_id) == (
+        "m",
+        None,
+        "running",
+        W1,
+    )
+    assert (moved.id, moved.previous, moved.status, moved.workspace_id) == (
+        "m",
+        "running",
+        "running",
+        W2,
+    )
 
 
 async def test_details_are_fetched_only_for_changed_computers(
