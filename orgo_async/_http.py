@@ -45,6 +45,7 @@ from ._retry import (
     Failure,
     NoReplay,
     backoff_delay,
+    may_have_acted,
     parse_retry_after,
     retry_delay,
 )
@@ -283,6 +284,7 @@ class HTTPPipeline:
             url=url,
             auth=auth,
             ok_statuses=ok_statuses,
+            settled_on_retry=route.settled_on_retry,
         )
 
     @overload
@@ -302,6 +304,7 @@ class HTTPPipeline:
         url: str | None = ...,
         auth: bool = ...,
         ok_statuses: frozenset[int] | None = ...,
+        settled_on_retry: frozenset[int] = ...,
     ) -> T: ...
 
     @overload
@@ -321,6 +324,7 @@ class HTTPPipeline:
         url: str | None = ...,
         auth: bool = ...,
         ok_statuses: frozenset[int] | None = ...,
+        settled_on_retry: frozenset[int] = ...,
     ) -> None: ...
 
     async def request(
@@ -339,6 +343,7 @@ class HTTPPipeline:
         url: str | None = None,
         auth: bool = True,
         ok_statuses: frozenset[int] | None = None,
+        settled_on_retry: frozenset[int] = frozenset(),
     ) -> Any:
         """Send one logical request (with retries) and decode the answer into ``response_type``.
 
@@ -349,7 +354,9 @@ class HTTPPipeline:
         :class:`~orgo_async._transport.StreamedResponse`: the 2xx answer unread, which the
         caller must ``close()`` (:func:`orgo_async._streaming.stream` does). ``content``
         may be a :class:`~orgo_async._transport.StreamBody`. ``ok_statuses`` are extra
-        non-2xx statuses that still count as success (207).
+        non-2xx statuses that still count as success (207). ``settled_on_retry``: see
+        :class:`~orgo_async._routes.Route` (the answer is then ``{"success": true}``
+        decoded into ``response_type``).
         """
         shared = self.transport
         session = shared.get_session()
@@ -361,6 +368,7 @@ class HTTPPipeline:
         rotating_key = auth and self._static_auth is None
         retries = self.options.max_retries if max_retries is None else max_retries
         attempt = 0
+        acted = False  # an earlier attempt may have been carried out
         while True:
             attempt += 1
             sent = await self._with_fresh_key(req) if rotating_key else req
@@ -374,6 +382,8 @@ class HTTPPipeline:
                 status = outcome.status
                 if 200 <= status < 300 or (ok_statuses is not None and status in ok_statuses):
                     return decode_response(response_type, outcome, sent)
+                if acted and status in settled_on_retry:
+                    return _settled(response_type, outcome, sent, attempt)
             elif isinstance(outcome, StreamedResponse):
                 if log.isEnabledFor(_DEBUG):
                     _log_response(sent, outcome, loop.time() - started, attempt, retries)
@@ -388,6 +398,9 @@ class HTTPPipeline:
                 raise status_error(
                     outcome.status, outcome.body, outcome.headers, method=method, url=sent.path
                 )
+            acted = acted or may_have_acted(
+                outcome.kind if isinstance(outcome, TransportFailure) else outcome.status
+            )
             _log_retry(sent, outcome, delay, attempt, retries)
             if isinstance(outcome, TransportFailure) or outcome.status != 429:
                 await retry_sleep(delay)  # a 429 waits through the governor, above
@@ -428,6 +441,23 @@ class HTTPPipeline:
                 delay_all = delay
             self.transport.hold(delay_all)
         return delay
+
+
+_SETTLED_BODY: Final = b'{"success":true,"message":"an earlier attempt took effect"}'
+
+
+def _settled(response_type: type[Any] | None, answer: Response, sent: Request, attempt: int) -> Any:
+    """The success of a call whose retry was answered "already done" (a
+    ``settled_on_retry`` status) after an attempt the server may have carried out."""
+    log.info(
+        "%s %s -> %d on attempt %d, after an attempt whose answer was lost: "
+        "that attempt took effect",
+        sent.method,
+        sent.path,
+        answer.status,
+        attempt,
+    )
+    return decode_response(response_type, Response(200, answer.headers, _SETTLED_BODY), sent)
 
 
 def _log_response(

@@ -43,6 +43,7 @@ __all__ = [
     "Failure",
     "NoReplay",
     "backoff_delay",
+    "may_have_acted",
     "parse_retry_after",
     "retry_delay",
 ]
@@ -183,3 +184,19 @@ def retry_delay(
         minimum = RATE_LIMIT_MIN_DELAY if outcome == 429 else 0.0
         return backoff_delay(attempt, retry_after, minimum=minimum, rand=rand)
     return None
+
+
+def may_have_acted(outcome: Failure | NoReplay | int) -> bool:
+    """Whether the server may have carried out a request whose attempt ended in
+    ``outcome``: the answer was lost or cut (:attr:`Failure.TIMEOUT`,
+    :attr:`Failure.DROPPED`) or a transient status that can come after the work (408,
+    500, 502, 504; never 429 or 503, which say nothing was processed).
+
+    >>> may_have_acted(Failure.DROPPED), may_have_acted(503), may_have_acted(Failure.CONNECT)
+    (True, False, False)
+    """
+    if isinstance(outcome, Failure):
+        return outcome in _MAYBE_SENT
+    if isinstance(outcome, NoReplay):
+        return True
+    return outcome in TRANSIENT and outcome not in NOT_PROCESSED

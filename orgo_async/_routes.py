@@ -71,11 +71,20 @@ class Route:
     have reached the server (see :mod:`orgo_async._retry`). ``timeout`` overrides the
     client default for endpoints whose server-side work is long (bash, exec, wait, start).
 
-    >>> Route("POST", "/computers/{}/click", idempotent=False)
-    Route(method='POST', path='/computers/{}/click', idempotent=False, timeout=None)
+    ``settled_on_retry`` are the statuses that mean "already done" when they answer a
+    retry sent after an attempt the server may have acted on (its answer was lost, or a
+    transient error that can come after the work): a DELETE answered 404 then, or a
+    ``start`` answered 409, is the earlier attempt having taken effect, so the call
+    succeeds instead of raising about its own first attempt. The first attempt's 404 or
+    409 is still raised.
+
+    >>> click = Route("POST", "/computers/{}/click", idempotent=False)
+    >>> click.idempotent, click.timeout, click.settled_on_retry
+    (False, None, frozenset())
     """
 
     method: str
     path: str
     idempotent: bool
     timeout: float | None = None
+    settled_on_retry: frozenset[int] = frozenset()

@@ -53,7 +53,9 @@ _THREADS = Route("GET", "/chat/threads", idempotent=True)
 _THREAD_CREATE = Route("POST", "/chat/threads", idempotent=False)
 _THREAD = Route("GET", "/chat/threads/{}", idempotent=True)
 _THREAD_UPDATE = Route("PATCH", "/chat/threads/{}", idempotent=True)  # a full overwrite
-_THREAD_DELETE = Route("DELETE", "/chat/threads/{}", idempotent=True)
+_THREAD_DELETE = Route(
+    "DELETE", "/chat/threads/{}", idempotent=True, settled_on_retry=frozenset({404})
+)
 _THREAD_TITLE = Route("POST", "/chat/threads/{}/title", idempotent=False)
 
 _ROLES: Final = frozenset({"user", "assistant"})

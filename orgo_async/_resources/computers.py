@@ -37,15 +37,31 @@ from .fleet import watch_workspaces, workspace_keys
 __all__ = ["Computers"]
 
 _START_TIMEOUT = 180.0  # "starting a stopped computer can take longer than a normal request"
+# A retry answered so, after an attempt whose answer was lost, is that attempt having
+# taken effect (Route.settled_on_retry): the computer is gone / already starting.
+_GONE = frozenset({404})
+_CONFLICT = frozenset({409})
 
 _CREATE = Route("POST", "/computers", idempotent=False)
 _GET = Route("GET", "/computers/{}", idempotent=True)
-_DELETE = Route("DELETE", "/computers/{}", idempotent=True)
+_DELETE = Route("DELETE", "/computers/{}", idempotent=True, settled_on_retry=_GONE)
 _VNC_PASSWORD = Route("GET", "/computers/{}/vnc-password", idempotent=True)
-# start/stop are documented as idempotent; a retried call that already took effect comes
-# back as a 409 the caller can read, never as a second state change.
-_START = Route("POST", "/computers/{}/start", idempotent=True, timeout=_START_TIMEOUT)
-_STOP = Route("POST", "/computers/{}/stop", idempotent=True, timeout=_START_TIMEOUT)
+# start/stop are documented as idempotent (and also as 409 in the wrong state): a retry
+# never makes a second state change, and its 409 after a lost answer is a success.
+_START = Route(
+    "POST",
+    "/computers/{}/start",
+    idempotent=True,
+    timeout=_START_TIMEOUT,
+    settled_on_retry=_CONFLICT,
+)
+_STOP = Route(
+    "POST",
+    "/computers/{}/stop",
+    idempotent=True,
+    timeout=_START_TIMEOUT,
+    settled_on_retry=_CONFLICT,
+)
 _RESTART = Route("POST", "/computers/{}/restart", idempotent=False, timeout=_START_TIMEOUT)
 _CLONE = Route("POST", "/computers/{}/clone", idempotent=False, timeout=_START_TIMEOUT)
 _MOVE = Route("PATCH", "/computers/{}/move", idempotent=True)
@@ -135,7 +151,11 @@ class Computers(ComputerActions):
         return ws.desktops
 
     async def delete(self, computer_id: str) -> Success:
-        """Delete the computer and its disk, permanently."""
+        """Delete the computer and its disk, permanently.
+
+        A 404 answering a retry (after an attempt whose answer was lost) means that
+        attempt deleted it: the call succeeds. A 404 on the first attempt is raised.
+        """
         return await self._pipeline.call(_DELETE, computer_id, response_type=Success)
 
     async def vnc_password(self, computer_id: str) -> str:
@@ -149,12 +169,15 @@ class Computers(ComputerActions):
         """Start a stopped (or suspended) computer: a cold boot from its saved disk.
 
         The docs call it idempotent but also list 409 when the computer is not stopped;
-        a 409 surfaces as :class:`~orgo_async.ConflictError`.
+        a 409 surfaces as :class:`~orgo_async.ConflictError`, except when it answers a
+        retry after an attempt whose answer was lost: that attempt started the computer,
+        and the call succeeds (``message`` says so).
         """
         return await self._pipeline.call(_START, computer_id, response_type=Success)
 
     async def stop(self, computer_id: str) -> Success:
-        """Stop a running computer; its disk is kept. 409 if it is not running."""
+        """Stop a running computer; its disk is kept. 409 if it is not running (a 409
+        answering a retry after a lost answer is that attempt having stopped it: success)."""
         return await self._pipeline.call(_STOP, computer_id, response_type=Success)
 
     async def restart(self, computer_id: str) -> Success:
@@ -353,9 +376,10 @@ class Computers(ComputerActions):
         and the same items: a computer's first status (``previous=None``), each change,
         and ``status=None`` once when it leaves the watched workspaces (deleted, or
         moved to an unwatched one); ``workspace_id`` says where it is, and a move between
-        watched workspaces is an item too (with ``previous == status`` if that stayed). Its ``value`` is a
-        :class:`~orgo_async.Computer` with what the listing says (``id``, ``name``,
-        ``status``, ``os``, ``ram``, ``cpu``, ``workspace_id``); ``details=True`` GETs
+        watched workspaces is an item too (with ``previous == status`` if that stayed).
+        Its ``value`` is a :class:`~orgo_async.Computer` with what the listing says
+        (``id``, ``name``, ``status``, ``os``, ``ram``, ``cpu``, ``workspace_id``);
+        ``details=True`` GETs
         the full computer (connection fields, current ``vnc_password``) for each change
         only, at most ``concurrency`` at a time (the first round fetches every computer
         once; ``value.status`` may already be newer than the listing's ``status``).

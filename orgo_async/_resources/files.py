@@ -45,7 +45,7 @@ _UPLOAD = Route("POST", "/files/upload", idempotent=False)
 _EXPORT = Route("POST", "/files/export", idempotent=False)
 _LIST = Route("GET", "/files", idempotent=True)
 _DOWNLOAD = Route("GET", "/files/download", idempotent=True)
-_DELETE = Route("DELETE", "/files/delete", idempotent=True)
+_DELETE = Route("DELETE", "/files/delete", idempotent=True, settled_on_retry=frozenset({404}))
 _STORAGE = Route("GET", "", idempotent=True)
 
 UploadSource = str | os.PathLike[str] | bytes | bytearray | memoryview | AsyncIterable[bytes]

@@ -19,7 +19,7 @@ __all__ = ["Workspaces"]
 _CREATE = Route("POST", "/workspaces", idempotent=False)
 _LIST = Route("GET", "/workspaces", idempotent=True)
 _GET = Route("GET", "/workspaces/{}", idempotent=True)
-_DELETE = Route("DELETE", "/workspaces/{}", idempotent=True)
+_DELETE = Route("DELETE", "/workspaces/{}", idempotent=True, settled_on_retry=frozenset({404}))
 # Legacy (v-A) endpoints, served only under /projects.
 _BY_NAME = Route("GET", "/projects/by-name/{}", idempotent=True)
 _POWER_TIMEOUT = 180.0  # like a single computer's start: booting takes a while

@@ -243,6 +243,93 @@ async def test_get_dropped_connection_is_retried(
     assert c.id == CID and len(server.requests) == 4 and len(no_sleep) >= 1
 
 
+# -- "already done" answering a retry after a lost answer (Route.settled_on_retry) -------
+
+
+async def test_start_whose_answer_was_lost_then_409_succeeds(
+    server: RecordingServer, no_sleep: list[float], caplog: pytest.LogCaptureFixture
+) -> None:
+    # The first start reached the computer (the connection dropped before the answer);
+    # the retry finds it starting: 409. The call did what was asked.
+    path = f"/api/computers/{CID}/start"
+    server.respond("POST", path, drop=True)
+    server.respond("POST", path, status=409, json={"error": "Computer is not stopped"})
+    caplog.set_level(logging.INFO, logger="orgo_async")
+    async with AsyncOrgo(api_key=API_KEY, base_url=server.base_url, max_retries=2) as orgo:
+        r = await orgo.computers.start(CID)
+    assert r.success and r.message == "an earlier attempt took effect"
+    assert [x.path for x in server.requests] == [path, path]
+    assert any("that attempt took effect" in rec.getMessage() for rec in caplog.records)
+
+
+@pytest.mark.parametrize(
+    ("first", "expect"),
+    [
+        (None, ConflictError),  # the first attempt's own 409: the computer was not stopped
+        (503, ConflictError),  # 503 says nothing was processed: the 409 is the real state
+        (429, ConflictError),
+    ],
+)
+async def test_a_409_that_no_lost_attempt_explains_is_raised(
+    server: RecordingServer,
+    no_sleep: list[float],
+    first: int | None,
+    expect: type[Exception],
+) -> None:
+    path = f"/api/computers/{CID}/start"
+    if first is not None:
+        server.respond("POST", path, status=first, json={"error": "busy"})
+    server.respond("POST", path, status=409, json={"error": "Computer is not stopped"})
+    async with AsyncOrgo(api_key=API_KEY, base_url=server.base_url, max_retries=2) as orgo:
+        with pytest.raises(expect):
+            await orgo.computers.start(CID)
+
+
+@pytest.mark.parametrize("first", [500, 502, 504])
+async def test_delete_answered_404_after_a_maybe_processed_failure_succeeds(
+    server: RecordingServer, no_sleep: list[float], first: int
+) -> None:
+    path = f"/api/computers/{CID}"
+    server.respond("DELETE", path, status=first, json={"error": "upstream"})
+    server.respond("DELETE", path, status=404, json={"error": "Computer not found"})
+    async with AsyncOrgo(api_key=API_KEY, base_url=server.base_url, max_retries=2) as orgo:
+        r = await orgo.computers.delete(CID)
+    assert r.success and len(server.requests) == 2
+
+
+async def test_delete_of_an_unknown_id_is_still_a_404(server: RecordingServer) -> None:
+    path = f"/api/computers/{CID}"
+    server.respond("DELETE", path, status=404, json={"error": "Computer not found"})
+    async with AsyncOrgo(api_key=API_KEY, base_url=server.base_url, max_retries=2) as orgo:
+        with pytest.raises(NotFoundError):
+            await orgo.computers.delete(CID)
+        # A route without settled statuses keeps raising after a lost answer (a GET).
+        server.respond("GET", path, status=500, json={"error": "upstream"})
+        server.respond("GET", path, status=404, json={"error": "Computer not found"})
+        with pytest.raises(NotFoundError):
+            await orgo.computers.get(CID)
+
+
+def test_what_may_have_been_carried_out() -> None:
+    from orgo_async._retry import Failure, NoReplay, may_have_acted
+
+    acted = {f: may_have_acted(f) for f in Failure}
+    assert acted == {
+        Failure.CONNECT: False,
+        Failure.CONNECT_TIMEOUT: False,
+        Failure.TLS: False,
+        Failure.TIMEOUT: True,
+        Failure.DROPPED: True,
+    }
+    assert may_have_acted(NoReplay.BODY_STARTED)
+    assert [s for s in (400, 404, 408, 409, 429, 500, 502, 503, 504) if may_have_acted(s)] == [
+        408,
+        500,
+        502,
+        504,
+    ]
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
