@@ -415,7 +415,7 @@ def run(
     echoes: int = 50,
     frames: int = 20,
     frame: tuple[int, int] = (128, 96),
-    reps: int = 4,
+    reps: int = 6,
     where: tuple[str, ...] | None = None,
     log: Callable[[str], None] = print,
 ) -> tuple[str, dict[str, Any]]:
