@@ -31,6 +31,7 @@ class Buffer(Generic[T]):
     """
 
     __slots__ = (
+        "_discarding",
         "_done",
         "_error",
         "_items",
@@ -56,6 +57,7 @@ class Buffer(Generic[T]):
         self._not_full = asyncio.Event()
         self._not_full.set()
         self._done = False
+        self._discarding = False
         self._error: BaseException | None = None
 
     def __len__(self) -> int:
@@ -69,9 +71,9 @@ class Buffer(Generic[T]):
     def put_nowait(self, item: T) -> T | None:
         """Append, dropping the oldest item when full; return the dropped item, if any.
 
-        Ignored once the buffer is finished.
+        Ignored once the buffer is finished or discarding.
         """
-        if self._done:
+        if self._done or self._discarding:
             return None
         dropped = None
         if len(self._items) >= self.maxlen:
@@ -86,14 +88,14 @@ class Buffer(Generic[T]):
         if self.drop_oldest:
             self.put_nowait(item)
             return
-        while len(self._items) >= self.maxlen and not self._done:
+        while len(self._items) >= self.maxlen and not self._done and not self._discarding:
             self._not_full.clear()
             self.paused = True
             try:
                 await self._not_full.wait()
             finally:
                 self.paused = False
-        if self._done:
+        if self._done or self._discarding:
             return
         self._items.append(item)
         self._not_empty.set()
@@ -126,6 +128,13 @@ class Buffer(Generic[T]):
             self._done = True
             self._error = error
         self._not_empty.set()
+        self._not_full.set()
+
+    def discard_new(self) -> None:
+        """Keep what is buffered, drop what comes from now on, and wake a waiting
+        :meth:`put` (which drops its item): the consumer is closing the stream, and the
+        reader must go on reading (to the close frame) instead of waiting for room."""
+        self._discarding = True
         self._not_full.set()
 
     def clear(self) -> None:

@@ -52,6 +52,9 @@ class BufferedChannel(Channel, Generic[T, E]):
     def _end(self, error: BaseException | None) -> None:
         self._buffer.finish(error)
 
+    def _closing(self) -> None:
+        self._buffer.discard_new()
+
     async def _take(self) -> T | None:
         """The next message, ``None`` at the end (the channel's error if it failed)."""
         try:

@@ -88,6 +88,8 @@ class Channel:
         self._dead_ws: ClientConnection | None = None  # the socket the heartbeat killed
         # Without a JSON heartbeat, data arriving is what proves the connection healthy.
         self._data_is_health = not self.json_heartbeat or options.heartbeat_interval is None
+        # The server ended the stream (a terminal's exit): the reader closes our side.
+        self._server_ended = False
         self.unknown_messages: deque[Unknown] = deque(maxlen=32)
         self._compression = self.compression
 
@@ -119,6 +121,9 @@ class Channel:
 
     def _end(self, error: BaseException | None) -> None:
         """The channel is over: wake the consumer (``error`` None = normal end)."""
+
+    def _closing(self) -> None:
+        """Our side is closing: messages arriving from now on are not for anyone."""
 
     def _loss_error(self, failure: ChannelFailure) -> BaseException:
         """What the caller sees when the connection is lost for good."""
@@ -184,6 +189,9 @@ class Channel:
             return
         if machine.state in (State.OPENING, State.OPEN):
             machine.state = State.CLOSING
+        # A reader waiting for room in a full lossless buffer would leave the server's
+        # close frame unread, and ws.close() would wait out close_timeout for it.
+        self._closing()
         ws = self._ws
         said_bye = False
         if ws is not None and self._reader is not None and not self._reader.done():
@@ -219,6 +227,7 @@ class Channel:
     def _stop_reading(self) -> None:
         """The server ended the stream (a terminal's ``exit``): the reader stops after
         this frame and closes our side."""
+        self._server_ended = True
         if self._machine.state is State.OPEN:
             self._machine.state = State.CLOSING
 
@@ -427,7 +436,9 @@ class Channel:
                     await self._on_text(frame)
                 else:
                     await self._on_binary(frame)
-                if machine.state is State.CLOSING:  # e.g. the terminal's shell exited
+                # Only when the server ended it (the shell exited): when our side is
+                # closing, the reader keeps reading, down to the server's close frame.
+                if self._server_ended:
                     await self._discard(ws)
                     error = WebSocketError(f"{self.name}: ended", channel=self.name)
                     return ChannelFailure(CloseKind.NORMAL, error)

@@ -120,3 +120,19 @@ async def test_clear_drops_without_counting_and_frees_room() -> None:
     await asyncio.wait_for(producer, 1)
     assert buf.dropped == 0 and len(buf) == 1
     assert await buf.get() == 3
+
+
+async def test_discard_new_wakes_a_blocked_put_and_keeps_what_was_buffered() -> None:
+    buf = Buffer[int](2, drop_oldest=False)
+    await buf.put(0)
+    await buf.put(1)
+    blocked = asyncio.create_task(buf.put(2))
+    await asyncio.sleep(0)
+    assert buf.paused
+    buf.discard_new()
+    await asyncio.wait_for(blocked, 1)  # woken: its item is dropped, not queued
+    await buf.put(3)  # later items too, without waiting
+    assert buf.put_nowait(4) is None
+    assert len(buf) == 2 and not buf.paused
+    buf.finish(None)
+    assert await drain(buf) == [0, 1]

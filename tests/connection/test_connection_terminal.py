@@ -292,3 +292,24 @@ async def test_slow_reader_is_lossless_and_not_a_dead_connection(desktop: Deskto
                 text += await term.read()
         assert text.split(",")[:-1] == [str(n) for n in range(2000)]
         assert term.error is None and not term.closed
+
+
+async def test_closing_a_terminal_nobody_reads_is_prompt(desktop: Desktop) -> None:
+    # The consumer stopped reading: the buffer is full and the reader waits for room,
+    # so websockets' own queue fills and the server's close frame sits unread behind
+    # output. aclose() must not wait out close_timeout (20 s here) for it.
+    async def flood(ws: ServerConnection, query: dict[str, str]) -> None:
+        for n in range(100_000):
+            await ws.send(f'{{"type":"output","data":"{n},"}}')
+
+    desktop.handlers["terminal"] = flood
+    conn = desktop.connection(close_timeout=20.0)
+    term = conn.terminal(buffer=8)
+    await term.open()
+    await eventually(lambda: term._buffer.paused)
+    async with asyncio.timeout(5):  # a hang detector: the old behaviour took 20 s
+        await term.aclose()
+    assert term.closed and term.error is None
+    # What was buffered before the close is still read, then the stream ends.
+    chunks = [c async for c in term]
+    assert chunks and "".join(chunks).startswith("0,1,2,")
