@@ -5,6 +5,7 @@ From the shell (``ORGO_API_KEY`` from the environment, never from a tool argumen
 
     orgo-async mcp                  # stdio: what desktop hosts launch
     orgo-async mcp --http 8765      # streamable HTTP on http://127.0.0.1:8765/mcp
+    ORGO_MCP_TOKEN=... orgo-async mcp --http 8765 --host 0.0.0.0   # bearer token required
 
 From Python, with a client you own::
 
@@ -28,9 +29,10 @@ if TYPE_CHECKING:
     from mcp.server import MCPServer
 
     from .. import AsyncOrgo
+    from ._bearer import BearerGate
     from ._tools import OrgoTools
 
-__all__ = ["MISSING_EXTRA", "OrgoTools", "create_server", "require_mcp"]
+__all__ = ["MISSING_EXTRA", "BearerGate", "OrgoTools", "create_server", "require_mcp"]
 
 MISSING_EXTRA = (
     "the MCP server needs the 'mcp' extra: pip install 'orgo-async[mcp]' "
@@ -63,6 +65,10 @@ def create_server(orgo: AsyncOrgo, *, name: str = "orgo") -> MCPServer:
 
 
 def __getattr__(name: str) -> Any:
+    if name == "BearerGate":  # plain ASGI: needs no extra
+        from ._bearer import BearerGate
+
+        return BearerGate
     if name == "OrgoTools":
         require_mcp()
         from ._tools import OrgoTools

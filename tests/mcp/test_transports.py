@@ -76,18 +76,26 @@ async def test_stdio_subprocess(tmp_path: Path) -> None:
 
 
 @contextlib.asynccontextmanager
-async def http_server(fake: FakeOrgo) -> AsyncIterator[tuple[str, list[str]]]:
+async def http_server(
+    fake: FakeOrgo, *args: str, token: str | None = None, host: str = "127.0.0.1"
+) -> AsyncIterator[tuple[str, list[str]]]:
+    env = server_env(fake)
+    if token is not None:
+        env["ORGO_MCP_TOKEN"] = token
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "orgo_async", "mcp", "--http", "0",
-        stderr=asyncio.subprocess.PIPE, env=server_env(fake),
+        sys.executable, "-m", "orgo_async", "mcp", "--http", "0", "--host", host, *args,
+        stderr=asyncio.subprocess.PIPE, env=env,
     )  # fmt: skip
     assert proc.stderr is not None
     lines: list[str] = []
     try:
         line = (await asyncio.wait_for(proc.stderr.readline(), 20)).decode()
+        while line.startswith("WARNING"):
+            lines.append(line)
+            line = (await asyncio.wait_for(proc.stderr.readline(), 20)).decode()
         lines.append(line)
-        assert line.startswith("orgo MCP server on http://127.0.0.1:"), line
-        yield line.split(" on ", 1)[1].strip(), lines
+        assert line.startswith(f"orgo MCP server on http://{host}:"), line
+        yield line.split(" on ", 1)[1].split()[0], lines
     finally:
         proc.terminate()
         rest = await asyncio.wait_for(proc.stderr.read(), 10)
@@ -114,3 +122,47 @@ async def test_http_refuses_a_busy_port() -> None:
         _, err = await asyncio.wait_for(proc.communicate(), 20)
     assert proc.returncode == 1
     assert err.decode().strip().startswith(f"orgo-async: cannot listen on 127.0.0.1:{port}")
+
+
+async def test_http_with_a_token_refuses_requests_without_it() -> None:
+    import httpx2
+    from mcp.client.streamable_http import streamable_http_client
+    from mcp.shared._httpx_utils import create_mcp_http_client
+
+    token = "t0k-" + "9" * 40
+    async with FakeOrgo(timings=Timings.instant()) as fake:
+        async with http_server(fake, token=token) as (url, logged):
+            assert "(bearer token required)" in logged[-1]
+            async with httpx2.AsyncClient() as http:
+                for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": token}):
+                    r = await http.post(url, json={}, headers=headers)
+                    assert r.status_code == 401, headers
+                    assert r.headers["www-authenticate"].startswith("Bearer")
+                    assert token not in r.text
+            # The MCP client with the token does everything, the scheme in any case.
+            http_client = create_mcp_http_client(headers={"Authorization": f"bearer {token}"})
+            async with (
+                http_client,
+                Client(streamable_http_client(url, http_client=http_client)) as client,
+            ):
+                seen = await exercise(client, fake)
+        shown = seen + "".join(logged)
+        assert fake.api_key not in shown and token not in shown
+
+
+async def test_http_on_a_non_loopback_host_needs_a_token_or_no_auth() -> None:
+    async with FakeOrgo() as fake:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "orgo_async", "mcp", "--http", "0", "--host", "0.0.0.0",
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=server_env(fake),
+        )  # fmt: skip
+        _, err = await asyncio.wait_for(proc.communicate(), 20)
+        assert proc.returncode == 2
+        assert err.decode().startswith(
+            "orgo-async: refusing to serve 0.0.0.0 without ORGO_MCP_TOKEN"
+        )
+        # --no-auth serves it anyway, loudly (127.0.0.2: not in the loopback names we
+        # trust, yet nothing is exposed beyond this machine).
+        async with http_server(fake, "--no-auth", host="127.0.0.2") as (url, logged):
+            assert url.startswith("http://127.0.0.2:")
+            assert logged[0].startswith("WARNING: listening on 127.0.0.2, not loopback")
