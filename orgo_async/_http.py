@@ -449,14 +449,8 @@ _SETTLED_BODY: Final = b'{"success":true,"message":"an earlier attempt took effe
 def _settled(response_type: type[Any] | None, answer: Response, sent: Request, attempt: int) -> Any:
     """The success of a call whose retry was answered "already done" (a
     ``settled_on_retry`` status) after an attempt the server may have carried out."""
-    log.info(
-        "%s %s -> %d on attempt %d, after an attempt whose answer was lost: "
-        "that attempt took effect",
-        sent.method,
-        sent.path,
-        answer.status,
-        attempt,
-    )
+    why = "after an attempt whose answer was lost: that attempt took effect"
+    log.info("%s %s -> %d on attempt %d, %s", sent.method, sent.path, answer.status, attempt, why)
     return decode_response(response_type, Response(200, answer.headers, _SETTLED_BODY), sent)
 
 
