@@ -9,10 +9,17 @@ from __future__ import annotations
 import re
 from collections.abc import Collection
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Final, TypeVar
 from urllib.parse import quote
 
-__all__ = ["Route", "check_choice", "check_id", "check_int"]
+__all__ = [
+    "ALREADY_GONE",
+    "ALREADY_IN_STATE",
+    "Route",
+    "check_choice",
+    "check_id",
+    "check_int",
+]
 
 T = TypeVar("T")
 
@@ -61,6 +68,13 @@ def check_choice(name: str, value: T, allowed: Collection[T]) -> T:
     if isinstance(value, bool) or value not in allowed:
         raise ValueError(f"{name} must be one of {sorted(allowed)}, not {value!r}")  # type: ignore[type-var]
     return value
+
+
+#: ``settled_on_retry`` of a DELETE: a 404 after a lost answer is that attempt's work.
+ALREADY_GONE: Final = frozenset({404})
+#: ``settled_on_retry`` of start/stop: a 409 ("not stopped"/"not running") after a lost
+#: answer is that attempt's work.
+ALREADY_IN_STATE: Final = frozenset({409})
 
 
 @dataclass(frozen=True, slots=True)

@@ -38,7 +38,7 @@ from .._models_chat import (
     ThreadUpdated,
 )
 from .._protocol.chat import CODE_STATUS, DONE, TitleStreamDecoder, TitleStreamError
-from .._routes import Route, check_id
+from .._routes import ALREADY_GONE, Route, check_id
 from .._secrets import Secret
 from .._status_errors import status_error
 from .._streaming import ResponseStream, server_sent_events, stream
@@ -53,9 +53,7 @@ _THREADS = Route("GET", "/chat/threads", idempotent=True)
 _THREAD_CREATE = Route("POST", "/chat/threads", idempotent=False)
 _THREAD = Route("GET", "/chat/threads/{}", idempotent=True)
 _THREAD_UPDATE = Route("PATCH", "/chat/threads/{}", idempotent=True)  # a full overwrite
-_THREAD_DELETE = Route(
-    "DELETE", "/chat/threads/{}", idempotent=True, settled_on_retry=frozenset({404})
-)
+_THREAD_DELETE = Route("DELETE", "/chat/threads/{}", idempotent=True, settled_on_retry=ALREADY_GONE)
 _THREAD_TITLE = Route("POST", "/chat/threads/{}/title", idempotent=False)
 
 _ROLES: Final = frozenset({"user", "assistant"})

@@ -30,21 +30,17 @@ from .._models import (
     Workspace,
 )
 from .._protocol.templates import TemplateRef, parse_ref
-from .._routes import Route, check_choice, check_id, check_int
+from .._routes import ALREADY_GONE, ALREADY_IN_STATE, Route, check_choice, check_id, check_int
 from .actions import ComputerActions
 from .fleet import watch_workspaces, workspace_keys
 
 __all__ = ["Computers"]
 
 _START_TIMEOUT = 180.0  # "starting a stopped computer can take longer than a normal request"
-# A retry answered so, after an attempt whose answer was lost, is that attempt having
-# taken effect (Route.settled_on_retry): the computer is gone / already starting.
-_GONE = frozenset({404})
-_CONFLICT = frozenset({409})
 
 _CREATE = Route("POST", "/computers", idempotent=False)
 _GET = Route("GET", "/computers/{}", idempotent=True)
-_DELETE = Route("DELETE", "/computers/{}", idempotent=True, settled_on_retry=_GONE)
+_DELETE = Route("DELETE", "/computers/{}", idempotent=True, settled_on_retry=ALREADY_GONE)
 _VNC_PASSWORD = Route("GET", "/computers/{}/vnc-password", idempotent=True)
 # start/stop are documented as idempotent (and also as 409 in the wrong state): a retry
 # never makes a second state change, and its 409 after a lost answer is a success.
@@ -53,14 +49,14 @@ _START = Route(
     "/computers/{}/start",
     idempotent=True,
     timeout=_START_TIMEOUT,
-    settled_on_retry=_CONFLICT,
+    settled_on_retry=ALREADY_IN_STATE,
 )
 _STOP = Route(
     "POST",
     "/computers/{}/stop",
     idempotent=True,
     timeout=_START_TIMEOUT,
-    settled_on_retry=_CONFLICT,
+    settled_on_retry=ALREADY_IN_STATE,
 )
 _RESTART = Route("POST", "/computers/{}/restart", idempotent=False, timeout=_START_TIMEOUT)
 _CLONE = Route("POST", "/computers/{}/clone", idempotent=False, timeout=_START_TIMEOUT)
@@ -379,10 +375,10 @@ class Computers(ComputerActions):
         watched workspaces is an item too (with ``previous == status`` if that stayed).
         Its ``value`` is a :class:`~orgo_async.Computer` with what the listing says
         (``id``, ``name``, ``status``, ``os``, ``ram``, ``cpu``, ``workspace_id``);
-        ``details=True`` GETs
-        the full computer (connection fields, current ``vnc_password``) for each change
-        only, at most ``concurrency`` at a time (the first round fetches every computer
-        once; ``value.status`` may already be newer than the listing's ``status``).
+        ``details=True`` GETs the full computer (connection fields, current
+        ``vnc_password``) for each change only, at most ``concurrency`` at a time (the
+        first round fetches every computer once; ``value.status`` may already be newer
+        than the listing's ``status``).
 
         Errors are items with ``error`` set, and the watch goes on: a computer's failed
         poll, a workspace's failed poll (one item whose ``id`` is the workspace's, ``""``

@@ -28,7 +28,7 @@ from typing import IO, Final, overload
 from .._http import HTTPPipeline
 from .._models import Success
 from .._models_files import DownloadURL, FileExport, FileList, FileUpload, StoredFile
-from .._routes import Route, check_id
+from .._routes import ALREADY_GONE, Route, check_id
 from .._streaming import stream
 from .._transport import StreamBody
 
@@ -45,7 +45,7 @@ _UPLOAD = Route("POST", "/files/upload", idempotent=False)
 _EXPORT = Route("POST", "/files/export", idempotent=False)
 _LIST = Route("GET", "/files", idempotent=True)
 _DOWNLOAD = Route("GET", "/files/download", idempotent=True)
-_DELETE = Route("DELETE", "/files/delete", idempotent=True, settled_on_retry=frozenset({404}))
+_DELETE = Route("DELETE", "/files/delete", idempotent=True, settled_on_retry=ALREADY_GONE)
 _STORAGE = Route("GET", "", idempotent=True)
 
 UploadSource = str | os.PathLike[str] | bytes | bytearray | memoryview | AsyncIterable[bytes]

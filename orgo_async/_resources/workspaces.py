@@ -12,14 +12,14 @@ from urllib.parse import quote
 from .._errors import APIStatusError, NotFoundError
 from .._http import HTTPPipeline
 from .._models import Success, Workspace, WorkspaceList
-from .._routes import Route
+from .._routes import ALREADY_GONE, Route
 
 __all__ = ["Workspaces"]
 
 _CREATE = Route("POST", "/workspaces", idempotent=False)
 _LIST = Route("GET", "/workspaces", idempotent=True)
 _GET = Route("GET", "/workspaces/{}", idempotent=True)
-_DELETE = Route("DELETE", "/workspaces/{}", idempotent=True, settled_on_retry=frozenset({404}))
+_DELETE = Route("DELETE", "/workspaces/{}", idempotent=True, settled_on_retry=ALREADY_GONE)
 # Legacy (v-A) endpoints, served only under /projects.
 _BY_NAME = Route("GET", "/projects/by-name/{}", idempotent=True)
 _POWER_TIMEOUT = 180.0  # like a single computer's start: booting takes a while
